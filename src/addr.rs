@@ -1,0 +1,296 @@
+//! qmail-smtpd's address handling: the MAIL/RCPT argument parser,
+//! badmailfrom, and rcpthosts/morercpthosts.cdb.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::control::HostSet;
+
+/// Addresses of this many bytes or more are a syntax error (qmail's limit).
+pub const MAX_ADDR: usize = 900;
+
+/// The host facts address parsing needs: whether an IPv4 literal names one of
+/// this host's interfaces (control/localiphost). Behind a trait so the
+/// session stays free of system calls.
+pub trait Ipme {
+    /// `Err` when the interface list cannot be read (421).
+    fn is_me(&mut self, ip: [u8; 4]) -> io::Result<bool>;
+}
+
+/// Parses the argument of MAIL or RCPT as qmail's `addrparse` does. Returns
+/// `None` for a syntax error.
+///
+/// `localiphost` is control/localiphost (or control/me) when in effect: a
+/// bracketed literal of one of our own IPv4 addresses is replaced by it.
+pub fn parse(
+    arg: &[u8],
+    localiphost: Option<&[u8]>,
+    ipme: &mut dyn Ipme,
+) -> io::Result<Option<Vec<u8>>> {
+    let (mut rest, terminator) = match arg.iter().position(|&b| b == b'<') {
+        Some(lt) => (&arg[lt + 1..], b'>'),
+        None => {
+            // Partner should go read RFC 821: take what follows the first ':'.
+            let mut rest = match arg.iter().position(|&b| b == b':') {
+                Some(colon) => &arg[colon + 1..],
+                None => &arg[arg.len()..],
+            };
+            while let [b' ', tail @ ..] = rest {
+                rest = tail;
+            }
+            (rest, b' ')
+        }
+    };
+    // A source route (@a,@b:) is dropped up to and including the first ':'.
+    if rest.first() == Some(&b'@') {
+        rest = match rest.iter().position(|&b| b == b':') {
+            Some(colon) => &rest[colon + 1..],
+            None => &rest[rest.len()..],
+        };
+    }
+    // The command line is bounded (see `session`), so copying it whole is too.
+    let mut addr = Vec::with_capacity(rest.len());
+    let (mut escaped, mut quoted) = (false, false);
+    for &ch in rest {
+        if escaped {
+            escaped = false;
+            addr.push(ch);
+        } else if !quoted && ch == terminator {
+            break;
+        } else if ch == b'\\' {
+            escaped = true;
+        } else if ch == b'"' {
+            quoted = !quoted;
+        } else {
+            addr.push(ch);
+        }
+    }
+    if let Some(liphost) = localiphost {
+        replace_own_literal(&mut addr, liphost, ipme)?;
+    }
+    // qmail counts the terminating NUL: 900 bytes or more is too long.
+    Ok((addr.len() < MAX_ADDR).then_some(addr))
+}
+
+/// `user@[1.2.3.4]` naming one of our interfaces becomes `user@LOCALIPHOST`.
+fn replace_own_literal(addr: &mut Vec<u8>, liphost: &[u8], ipme: &mut dyn Ipme) -> io::Result<()> {
+    let Some(at) = addr.iter().rposition(|&b| b == b'@') else {
+        return Ok(());
+    };
+    let domain = &addr[at + 1..];
+    if let Some((ip, len)) = scan_bracket(domain) {
+        if len == domain.len() && ipme.is_me(ip)? {
+            addr.truncate(at + 1);
+            addr.extend_from_slice(liphost);
+        }
+    }
+    Ok(())
+}
+
+/// qmail's `ip_scanbracket`: `[a.b.c.d]` with each part a run of decimal
+/// digits taken modulo 256 (qmail's quirk: `[127.0.0.257]` is 127.0.0.1).
+/// Returns the address and the number of bytes consumed.
+fn scan_bracket(s: &[u8]) -> Option<([u8; 4], usize)> {
+    let mut pos = 1;
+    if s.first() != Some(&b'[') {
+        return None;
+    }
+    let mut ip = [0u8; 4];
+    for (i, octet) in ip.iter_mut().enumerate() {
+        if i > 0 {
+            if s.get(pos) != Some(&b'.') {
+                return None;
+            }
+            pos += 1;
+        }
+        let digits = s[pos..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        let n = crate::control::scan_ulong(&s[pos..pos + digits])?;
+        *octet = n as u8;
+        pos += digits;
+    }
+    (s.get(pos) == Some(&b']')).then_some((ip, pos + 1))
+}
+
+/// The domain part qmail matches: everything after the last `@`.
+fn domain_of(addr: &[u8]) -> Option<&[u8]> {
+    addr.iter().rposition(|&b| b == b'@').map(|at| &addr[at + 1..])
+}
+
+/// control/badmailfrom: the whole sender, or `@domain` after its last `@`.
+pub fn badmailfrom(bmf: &HostSet, sender: &[u8]) -> bool {
+    if bmf.is_empty() {
+        return false;
+    }
+    if bmf.contains(sender) {
+        return true;
+    }
+    match sender.iter().rposition(|&b| b == b'@') {
+        Some(at) => bmf.contains(&sender[at..]),
+        None => false,
+    }
+}
+
+/// control/rcpthosts and control/morercpthosts.cdb.
+#[derive(Default)]
+pub struct Rcpthosts {
+    /// `None`: control/rcpthosts does not exist, every domain is accepted.
+    hosts: Option<HostSet>,
+    /// control/morercpthosts.cdb, consulted only when rcpthosts exists.
+    more: Option<MoreRcpthosts>,
+}
+
+struct MoreRcpthosts {
+    path: PathBuf,
+    cdb: Option<cdb2::CDB>,
+}
+
+impl Rcpthosts {
+    /// Loads control/rcpthosts, and notes control/morercpthosts.cdb when it
+    /// can be opened (it is mapped at first use, so a connection that never
+    /// needs it never pays for it).
+    pub fn load(home: &std::path::Path) -> io::Result<Self> {
+        let Some(lines) = crate::control::read_list(&home.join("control/rcpthosts"))? else {
+            return Ok(Rcpthosts::default());
+        };
+        let path = home.join("control/morercpthosts.cdb");
+        let more = match std::fs::File::open(&path) {
+            Ok(_) => Some(MoreRcpthosts { path, cdb: None }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Rcpthosts { hosts: Some(HostSet::new(lines)), more })
+    }
+
+    /// A list given directly (tests, tools).
+    pub fn from_hosts(hosts: Option<HostSet>) -> Self {
+        Rcpthosts { hosts, more: None }
+    }
+
+    /// May we accept mail for this recipient? An address without `@` always
+    /// passes (qmail-send will append envnoathost). `Err` is a cdb read
+    /// failure, answered 421 like any control-file failure.
+    pub fn allowed(&mut self, addr: &[u8]) -> io::Result<bool> {
+        let Some(hosts) = &self.hosts else {
+            return Ok(true);
+        };
+        let Some(domain) = domain_of(addr) else {
+            return Ok(true);
+        };
+        let domain = domain.to_ascii_lowercase();
+        let suffixes = || {
+            (0..domain.len())
+                .filter(|&j| j == 0 || domain[j] == b'.')
+                .map(|j| &domain[j..])
+        };
+        if suffixes().any(|s| hosts.contains(s)) {
+            return Ok(true);
+        }
+        if let Some(more) = &mut self.more {
+            if more.cdb.is_none() {
+                more.cdb = Some(cdb2::CDB::open(&more.path)?);
+            }
+            let cdb = more.cdb.as_ref().expect("just opened");
+            for s in suffixes() {
+                if let Some(found) = cdb.get(s) {
+                    found?;
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Me(Vec<[u8; 4]>);
+    impl Ipme for Me {
+        fn is_me(&mut self, ip: [u8; 4]) -> io::Result<bool> {
+            Ok(self.0.contains(&ip))
+        }
+    }
+
+    fn p(arg: &str) -> Option<String> {
+        parse(arg.as_bytes(), Some(b"me.example"), &mut Me(vec![[127, 0, 0, 1]]))
+            .unwrap()
+            .map(|a| String::from_utf8(a).unwrap())
+    }
+
+    #[test]
+    fn brackets_quotes_and_escapes() {
+        assert_eq!(p("FROM:<a@b>").as_deref(), Some("a@b"));
+        assert_eq!(p("FROM:<a@b> BODY=8BITMIME").as_deref(), Some("a@b"));
+        assert_eq!(p("FROM:<>").as_deref(), Some(""));
+        assert_eq!(p("TO:<\"a b>c\"@d>").as_deref(), Some("a b>c@d"));
+        assert_eq!(p("TO:<a\\>b@d>").as_deref(), Some("a>b@d"));
+        assert_eq!(p("TO:<a@b").as_deref(), Some("a@b"));
+        assert_eq!(p("TO:x<a@b>").as_deref(), Some("a@b"));
+    }
+
+    #[test]
+    fn unbracketed_form() {
+        assert_eq!(p("FROM:  a@b c").as_deref(), Some("a@b"));
+        assert_eq!(p("FROM:a@b").as_deref(), Some("a@b"));
+        assert_eq!(p("a@b").as_deref(), Some(""));
+        assert_eq!(p("").as_deref(), Some(""));
+        assert_eq!(p("TO:\"a b\"@c d").as_deref(), Some("a b@c"));
+    }
+
+    #[test]
+    fn source_routes_are_dropped() {
+        assert_eq!(p("TO:<@a,@b:u@c>").as_deref(), Some("u@c"));
+        assert_eq!(p("TO:<@a>").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn own_literals_become_localiphost() {
+        assert_eq!(p("TO:<u@[127.0.0.1]>").as_deref(), Some("u@me.example"));
+        assert_eq!(p("TO:<u@[127.0.0.257]>").as_deref(), Some("u@me.example"));
+        assert_eq!(p("TO:<u@[10.0.0.1]>").as_deref(), Some("u@[10.0.0.1]"));
+        assert_eq!(p("TO:<u@[127.0.0.1]x>").as_deref(), Some("u@[127.0.0.1]x"));
+        assert_eq!(p("TO:<u@[127.0.0]>").as_deref(), Some("u@[127.0.0]"));
+        let off = parse(b"TO:<u@[127.0.0.1]>", None, &mut Me(vec![[127, 0, 0, 1]])).unwrap();
+        assert_eq!(off.as_deref(), Some(&b"u@[127.0.0.1]"[..]));
+    }
+
+    #[test]
+    fn nine_hundred_bytes_is_too_long() {
+        let ok = format!("TO:<{}>", "a".repeat(899));
+        let bad = format!("TO:<{}>", "a".repeat(900));
+        assert_eq!(p(&ok).map(|a| a.len()), Some(899));
+        assert_eq!(p(&bad), None);
+    }
+
+    #[test]
+    fn badmailfrom_whole_and_domain() {
+        let bmf = HostSet::new(vec![b"spam@x.example".to_vec(), b"@bad.example".to_vec()]);
+        assert!(badmailfrom(&bmf, b"SPAM@X.example"));
+        assert!(badmailfrom(&bmf, b"anyone@Bad.Example"));
+        assert!(badmailfrom(&bmf, b"a@b@bad.example"));
+        assert!(!badmailfrom(&bmf, b"a@sub.bad.example"));
+        assert!(!badmailfrom(&bmf, b""));
+        assert!(!badmailfrom(&HostSet::default(), b"spam@x.example"));
+    }
+
+    #[test]
+    fn rcpthosts_suffixes() {
+        let mut rh = Rcpthosts::from_hosts(Some(HostSet::new(vec![
+            b"example.com".to_vec(),
+            b".sub.example".to_vec(),
+        ])));
+        assert!(rh.allowed(b"u@EXAMPLE.com").unwrap());
+        assert!(rh.allowed(b"u@a.b.sub.example").unwrap());
+        assert!(!rh.allowed(b"u@sub.example").unwrap());
+        assert!(!rh.allowed(b"u@x.example.com").unwrap());
+        assert!(!rh.allowed(b"u@example.com.").unwrap());
+        assert!(!rh.allowed(b"u@").unwrap());
+        assert!(rh.allowed(b"nodomain").unwrap());
+        assert!(!rh.allowed(b"u@example.com@evil.example").unwrap());
+        assert!(Rcpthosts::from_hosts(None).allowed(b"u@anything").unwrap());
+    }
+}

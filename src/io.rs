@@ -1,0 +1,224 @@
+//! The only code that touches the client's fds 0 and 1: reads and writes
+//! bounded by timeoutsmtpd, output flushed only before a read would block
+//! (qmail's whole PIPELINING support), and the loop that carries out the
+//! session's actions.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use crate::queue::{Outcome, Queue, StartError};
+use crate::reply;
+use crate::session::{Action, Session, Started};
+
+/// Size of the read buffer: large, so DATA moves in big chunks.
+const READ_SIZE: usize = 64 * 1024;
+
+/// How the session ended.
+pub enum End {
+    /// Exit with this status.
+    Exit(i32),
+}
+
+/// Client I/O with a per-operation timeout.
+pub struct Client {
+    timeout: Duration,
+    // Duplicates of fds 0 and 1 (same open files), owned so they can be
+    // borrowed freely.
+    input: OwnedFd,
+    output: OwnedFd,
+}
+
+fn set_nonblocking(fd: BorrowedFd) {
+    // Non-blocking fds make every write obey the timeout, however much the
+    // client leaves unread. Failure (say, a terminal) only loses that.
+    if let Ok(flags) = fcntl(fd, FcntlArg::F_GETFL) {
+        let _ = fcntl(fd, FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK));
+    }
+}
+
+/// Waits until `fd` is ready for `events`, for at most `timeout`.
+fn wait(fd: BorrowedFd, events: PollFlags, deadline: Instant) -> io::Result<()> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32 + 1).unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(fd, events)];
+        match poll(&mut fds, ms) {
+            Ok(0) => continue,
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+impl Client {
+    pub fn new(timeout_secs: u64) -> io::Result<Self> {
+        let input = std::io::stdin().as_fd().try_clone_to_owned()?;
+        let output = std::io::stdout().as_fd().try_clone_to_owned()?;
+        set_nonblocking(input.as_fd());
+        set_nonblocking(output.as_fd());
+        Ok(Client { timeout: Duration::from_secs(timeout_secs), input, output })
+    }
+
+    /// Reads some bytes; `Ok(0)` is end of input.
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match nix::unistd::read(&self.input, buf) {
+                Ok(n) => return Ok(n),
+                Err(Errno::EAGAIN) => wait(self.input.as_fd(), PollFlags::POLLIN, deadline)?,
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Writes all of `bytes`, each wait bounded by the timeout.
+    fn write_all(&self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            let deadline = Instant::now() + self.timeout;
+            match nix::unistd::write(&self.output, bytes) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => bytes = &bytes[n..],
+                Err(Errno::EAGAIN) => wait(self.output.as_fd(), PollFlags::POLLOUT, deadline)?,
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes and clears the session's pending replies. A client that does
+    /// not take them in time, or has gone, ends the session (exit 1).
+    fn flush(&self, out: &mut Vec<u8>) -> Result<(), End> {
+        let r = self.write_all(out);
+        out.clear();
+        r.map_err(|_| End::Exit(1))
+    }
+}
+
+/// Seconds since the epoch.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Runs the session over fds 0 and 1 until it ends; returns the exit status.
+pub fn run(session: &mut Session, client: &Client, queue_program: &OsString) -> i32 {
+    session.greet();
+    match drive(session, client, queue_program) {
+        Ok(never) => match never {},
+        Err(End::Exit(code)) => code,
+    }
+}
+
+fn drive(session: &mut Session, client: &Client, queue_program: &OsString) -> Result<std::convert::Infallible, End> {
+    let mut buf = vec![0u8; READ_SIZE];
+    let (mut start, mut end) = (0, 0);
+    let mut queue: Option<Queue> = None;
+    loop {
+        let (used, action) = session.handle(&buf[start..end]);
+        start += used;
+        match action {
+            Action::NeedInput => {
+                if start < end {
+                    continue;
+                }
+                client.flush(session.output())?;
+                start = 0;
+                end = match client.read(&mut buf) {
+                    // The client vanished: nothing more to say, nothing queued
+                    // (a running qmail-queue sees its input end without an
+                    // envelope and gives up).
+                    Ok(0) => return Err(End::Exit(1)),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                        session.output().extend_from_slice(reply::TIMEOUT);
+                        let _ = client.flush(session.output());
+                        return Err(End::Exit(1));
+                    }
+                    Err(_) => return Err(End::Exit(1)),
+                };
+            }
+            Action::StartQueue => {
+                let started = match Queue::start(queue_program) {
+                    Ok(q) => {
+                        let pid = q.pid();
+                        queue = Some(q);
+                        Started::Running(pid)
+                    }
+                    Err(StartError::Exec(e)) => {
+                        log::warn!("unable to exec {}: {}", queue_program.to_string_lossy(), e);
+                        Started::ExecFailed
+                    }
+                    Err(StartError::System(e)) => {
+                        log::warn!("unable to start qmail-queue: {e}");
+                        Started::Failed
+                    }
+                };
+                session.queue_started(started, now());
+            }
+            Action::WriteQueue => {
+                if let Some(q) = &mut queue {
+                    q.write_message(session.queue_buffer());
+                }
+                session.queue_buffer().clear();
+            }
+            Action::FinishQueue(envelope) => {
+                let (outcome, write_error, custom) = match queue.take() {
+                    Some(mut q) => {
+                        q.write_message(session.queue_buffer());
+                        match q.finish(envelope.as_deref()) {
+                            Ok(r) => r,
+                            Err(e) => {
+                                log::warn!("unable to wait for qmail-queue: {e}");
+                                (Outcome::Exited(81), true, None)
+                            }
+                        }
+                    }
+                    None => (Outcome::ExecFailed, true, None),
+                };
+                session.queue_buffer().clear();
+                session.queue_finished(outcome, write_error, custom.as_deref(), now());
+            }
+            Action::Sleep(secs) => {
+                client.flush(session.output())?;
+                std::thread::sleep(Duration::from_secs(secs));
+            }
+            Action::Exit(code) => {
+                let _ = client.flush(session.output());
+                return Err(End::Exit(code));
+            }
+        }
+    }
+}
+
+/// Under inetd and xinetd, fd 2 is the client's socket, the very one fd 0
+/// is. Log lines must never reach the client, so fd 2 is then pointed at
+/// /dev/null.
+pub fn protect_stderr() {
+    use nix::sys::stat::fstat;
+    let same = match (fstat(std::io::stdin().as_fd()), fstat(std::io::stderr().as_fd())) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino && is_socket(a.st_mode),
+        _ => false,
+    };
+    if same {
+        if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+            let _ = nix::unistd::dup2_stderr(null.as_fd());
+        }
+    }
+}
+
+fn is_socket(mode: nix::libc::mode_t) -> bool {
+    mode & nix::libc::S_IFMT == nix::libc::S_IFSOCK
+}

@@ -1,0 +1,21 @@
+//! A drop-in replacement for netqmail-1.06 `qmail-smtpd` that refuses, at
+//! RCPT time, local recipients qmail would later bounce (the "realrcptto"
+//! check).
+//!
+//! The SMTP session is a sans-IO state machine ([`session::Session`]): it is
+//! fed bytes and answers with replies and effects. The only code that touches
+//! file descriptors is in [`io`] and [`queue`].
+#![deny(unsafe_code)] // one exception: the fd 6 hook in queue.rs
+
+pub mod addr;
+pub mod command;
+pub mod control;
+pub mod data;
+pub mod io;
+pub mod logger;
+pub mod queue;
+pub mod received;
+pub mod reply;
+pub mod resolve;
+pub mod session;
+pub mod smtpd;

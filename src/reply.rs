@@ -1,0 +1,50 @@
+//! Every reply text the server can send, defined once.
+//!
+//! These are byte-for-byte the texts of netqmail-1.06 qmail-smtpd plus the
+//! realrcptto patch (see SPEC sections 3, 5, 6 and 7). Clients, log parsers
+//! and bounce classifiers in the wild match on them: do not "improve" them.
+
+pub const CONTROLS: &[u8] = b"421 unable to read controls (#4.3.0)\r\n";
+pub const NOMEM: &[u8] = b"421 out of memory (#4.3.0)\r\n";
+pub const IPME: &[u8] = b"421 unable to figure out my IP addresses (#4.3.0)\r\n";
+pub const CDB: &[u8] = b"421 unable to read cdb user database (#4.3.0)\r\n";
+pub const SYSUSERS: &[u8] = b"421 unable to read system user database (#4.3.0)\r\n";
+pub const TIMEOUT: &[u8] = b"451 timeout (#4.4.2)\r\n";
+pub const STRAY_NEWLINE: &[u8] = b"451 See https://cr.yp.to/docs/smtplf.html.\r\n";
+
+pub const OK: &[u8] = b"250 ok\r\n";
+pub const FLUSHED: &[u8] = b"250 flushed\r\n";
+pub const VRFY: &[u8] = b"252 send some mail, i'll try my best\r\n";
+pub const GO_AHEAD: &[u8] = b"354 go ahead\r\n";
+pub const EHLO_TAIL: &[u8] = b"\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
+
+pub const UNIMPLEMENTED: &[u8] = b"502 unimplemented (#5.5.1)\r\n";
+pub const SYNTAX: &[u8] = b"555 syntax error (#5.5.4)\r\n";
+pub const WANT_MAIL: &[u8] = b"503 MAIL first (#5.5.1)\r\n";
+pub const WANT_RCPT: &[u8] = b"503 RCPT first (#5.5.1)\r\n";
+pub const BADMAILFROM: &[u8] =
+    b"553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)\r\n";
+pub const NOGATEWAY: &[u8] =
+    b"553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)\r\n";
+pub const NO_MAILBOX: &[u8] = b"550 sorry, no mailbox here by that name. (#5.1.1)\r\n";
+pub const NO_MAILBOX_DATA: &[u8] = b"554 sorry, no mailbox here by that name. (#5.1.1)\r\n";
+pub const QQT: &[u8] = b"451 qqt failure (#4.3.0)\r\n";
+pub const TOO_MANY_HOPS: &[u8] = b"554 too many hops, this message is looping (#5.4.6)\r\n";
+pub const TOO_BIG: &[u8] = b"552 sorry, that message size exceeds my databytes limit (#5.3.4)\r\n";
+
+// Replies of our own: limits and refusals netqmail does not have. Each is
+// documented in qmail-smtpd(8).
+pub const BARE_CR: &[u8] =
+    b"554 sorry, message contains a bare CR, which I refuse (#5.6.2)\r\n";
+pub const LINE_TOO_LONG: &[u8] = b"500 sorry, command line too long (#5.5.2)\r\n";
+pub const TOO_MANY_RCPTS: &[u8] = b"452 sorry, too many recipients (#4.5.3)\r\n";
+pub const TOO_MANY_UNKNOWN: &[u8] =
+    b"421 too many unknown recipients, closing connection (#4.7.0)\r\n";
+
+/// The HELP reply names this project's home page (netqmail's names its own).
+pub const HELP: &[u8] = concat!(
+    "214 qmail-smtpd (Rust, with realrcptto) home page: ",
+    env!("CARGO_PKG_HOMEPAGE"),
+    "\r\n"
+)
+.as_bytes();

@@ -1,0 +1,495 @@
+//! The SMTP session: a sans-IO state machine.
+//!
+//! It is fed the client's bytes and answers with replies (in [`Session::output`])
+//! and [`Action`]s for the I/O layer to carry out: start qmail-queue, write
+//! message bytes to it, finish it, sleep, exit. It never touches a file
+//! descriptor, the clock or the environment; everything it needs from the
+//! outside comes in through [`Setup`] or a method argument, so every dialogue
+//! can be replayed in a unit test.
+
+use crate::addr::{self, Ipme, Rcpthosts};
+use crate::command::{self, Verb};
+use crate::control::HostSet;
+use crate::data::{self, Data};
+use crate::queue::{self, Outcome};
+use crate::received::{self, Origin};
+use crate::reply;
+use crate::resolve::{RcptCheck, Verdict};
+
+/// Longest command line we store; longer ones are read to their end and
+/// refused (qmail has no limit: a 100 MB line costs it 200 MB).
+pub const MAX_LINE: usize = 8192;
+
+/// Flush the queue buffer to qmail-queue beyond this many bytes.
+const QUEUE_CHUNK: usize = 64 * 1024;
+
+/// Everything the session learns from the configuration and the environment
+/// once, at start-up.
+pub struct Setup {
+    /// control/smtpgreeting (or control/me).
+    pub greeting: Vec<u8>,
+    /// control/localiphost (or control/me), when in effect.
+    pub localiphost: Option<Vec<u8>>,
+    pub rcpthosts: Rcpthosts,
+    pub badmailfrom: HostSet,
+    /// control/databytes or $DATABYTES; 0 is unlimited.
+    pub databytes: u64,
+    /// $RELAYCLIENT.
+    pub relayclient: Option<Vec<u8>>,
+    pub remote_ip: Vec<u8>,
+    pub remote_host: Vec<u8>,
+    pub remote_info: Option<Vec<u8>>,
+    /// $TCPLOCALHOST, else $TCPLOCALIP, else `unknown`.
+    pub local: Vec<u8>,
+    /// `${PROTO}REMOTEIP` for the realrcptto log line; empty when unset.
+    pub log_ip: Vec<u8>,
+    /// Our process id, for the realrcptto log line.
+    pub pid: u32,
+    /// QMAILRRTDENYALL=1.
+    pub deny_all: bool,
+    /// ALLOWBARECR: store bare CRs as qmail does instead of refusing.
+    pub allow_bare_cr: bool,
+    /// Most recipients per message (452 beyond).
+    pub max_rcpt: usize,
+    /// Most unknown recipients per connection (421 and close at the next);
+    /// 0 is no limit.
+    pub max_unknown: u32,
+    /// Seconds to pause after each unknown recipient.
+    pub unknown_delay: u64,
+}
+
+/// What the I/O layer must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Flush the output and read more input.
+    NeedInput,
+    /// Start qmail-queue and report with [`Session::queue_started`].
+    StartQueue,
+    /// Write [`Session::queue_buffer`] to qmail-queue, then clear it.
+    WriteQueue,
+    /// Write the rest of the queue buffer, close the message, write this
+    /// envelope (or none: the message is refused and must not be queued),
+    /// wait, and report with [`Session::queue_finished`].
+    FinishQueue(Option<Vec<u8>>),
+    /// Flush the output, then pause this many seconds.
+    Sleep(u64),
+    /// Flush the output and exit with this status.
+    Exit(i32),
+}
+
+/// How starting qmail-queue went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    /// Running, with this pid.
+    Running(u32),
+    /// exec failed: read the message anyway and answer as for exit 120.
+    ExecFailed,
+    /// pipe or fork failed: `451 qqt failure`.
+    Failed,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Commands,
+    /// Between DATA and the I/O layer's report on starting qmail-queue.
+    Starting,
+    Data { data: Data, qp: Option<u32> },
+    /// Between the end of DATA and the report on qmail-queue's exit.
+    Finishing { data: Data, qp: Option<u32> },
+    Closed,
+}
+
+pub struct Session<'a> {
+    setup: Setup,
+    ipme: &'a mut dyn Ipme,
+    rcpt_check: &'a mut dyn RcptCheck,
+    phase: Phase,
+    out: Vec<u8>,
+    queue: Vec<u8>,
+    /// Partial command line carried over between reads.
+    line: Vec<u8>,
+    /// The current line passed MAX_LINE: discard up to its LF.
+    overlong: bool,
+    /// HELO/EHLO name, when it differs from the remote host.
+    fake_helo: Option<Vec<u8>>,
+    seen_mail: bool,
+    mail_from: Vec<u8>,
+    /// The recipients, as qmail-queue's envelope wants them: `T` addr NUL.
+    rcpt_to: Vec<u8>,
+    rcpt_count: usize,
+    flag_barf: bool,
+    /// QMAILRRTDENYALL saw an unknown recipient in this transaction.
+    deny_any: bool,
+    unknown_count: u32,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(setup: Setup, ipme: &'a mut dyn Ipme, rcpt_check: &'a mut dyn RcptCheck) -> Self {
+        Session {
+            setup,
+            ipme,
+            rcpt_check,
+            phase: Phase::Commands,
+            out: Vec::with_capacity(1024),
+            queue: Vec::new(),
+            line: Vec::new(),
+            overlong: false,
+            fake_helo: None,
+            seen_mail: false,
+            mail_from: Vec::new(),
+            rcpt_to: Vec::new(),
+            rcpt_count: 0,
+            flag_barf: false,
+            deny_any: false,
+            unknown_count: 0,
+        }
+    }
+
+    /// The `220` greeting.
+    pub fn greet(&mut self) {
+        self.greeting_line(b"220 ");
+        self.out.extend_from_slice(b" ESMTP\r\n");
+    }
+
+    fn greeting_line(&mut self, code: &[u8]) {
+        self.out.extend_from_slice(code);
+        self.out.extend_from_slice(&self.setup.greeting);
+    }
+
+    /// Replies not yet written to the client. The I/O layer writes and
+    /// clears them.
+    pub fn output(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    /// Message bytes not yet written to qmail-queue.
+    pub fn queue_buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.queue
+    }
+
+    /// Feeds client bytes. Returns how many were consumed and what to do
+    /// next; call again with the rest after carrying the action out.
+    pub fn handle(&mut self, input: &[u8]) -> (usize, Action) {
+        let mut used = 0;
+        while used < input.len() {
+            let rest = &input[used..];
+            let (n, action) = match self.phase {
+                Phase::Commands => self.handle_commands(rest),
+                Phase::Data { .. } => self.handle_data(rest),
+                Phase::Closed => return (input.len(), Action::Exit(1)),
+                // The I/O layer must report before feeding more.
+                Phase::Starting | Phase::Finishing { .. } => return (used, Action::NeedInput),
+            };
+            used += n;
+            if action != Action::NeedInput {
+                return (used, action);
+            }
+        }
+        (used, Action::NeedInput)
+    }
+
+    /// Consumes command lines from `input` until one needs the outside
+    /// world or the input runs out.
+    fn handle_commands(&mut self, input: &[u8]) -> (usize, Action) {
+        let mut used = 0;
+        while let Some(lf) = memchr::memchr(b'\n', &input[used..]) {
+            let end = used + lf;
+            let chunk = &input[used..end];
+            used = end + 1;
+            let action = if self.overlong || self.line.len() + chunk.len() > MAX_LINE {
+                self.line.clear();
+                self.overlong = false;
+                self.out.extend_from_slice(reply::LINE_TOO_LONG);
+                None
+            } else if self.line.is_empty() {
+                self.command(chunk)
+            } else {
+                let mut line = std::mem::take(&mut self.line);
+                line.extend_from_slice(chunk);
+                let action = self.command(&line);
+                line.clear();
+                self.line = line;
+                action
+            };
+            if let Some(action) = action {
+                return (used, action);
+            }
+            if !matches!(self.phase, Phase::Commands) {
+                return (used, Action::NeedInput);
+            }
+        }
+        // A partial line: keep it, unless it is already too long to store.
+        let rest = &input[used..];
+        if self.overlong || self.line.len() + rest.len() > MAX_LINE {
+            self.overlong = true;
+            self.line.clear();
+        } else {
+            self.line.extend_from_slice(rest);
+        }
+        (input.len(), Action::NeedInput)
+    }
+
+    /// Runs one command line (without its LF).
+    fn command(&mut self, line: &[u8]) -> Option<Action> {
+        let (verb, arg) = command::split(line);
+        match verb {
+            Verb::Rcpt => return self.rcpt(arg),
+            Verb::Mail => return self.mail(arg),
+            Verb::Data => return self.data(),
+            Verb::Quit => {
+                self.greeting_line(b"221 ");
+                self.out.extend_from_slice(b"\r\n");
+                self.phase = Phase::Closed;
+                return Some(Action::Exit(0));
+            }
+            Verb::Helo => {
+                self.greeting_line(b"250 ");
+                self.out.extend_from_slice(b"\r\n");
+                self.helo(arg);
+            }
+            Verb::Ehlo => {
+                self.greeting_line(b"250-");
+                self.out.extend_from_slice(reply::EHLO_TAIL);
+                self.helo(arg);
+            }
+            Verb::Rset => {
+                self.seen_mail = false;
+                self.out.extend_from_slice(reply::FLUSHED);
+            }
+            Verb::Help => self.out.extend_from_slice(reply::HELP),
+            Verb::Noop => self.out.extend_from_slice(reply::OK),
+            Verb::Vrfy => self.out.extend_from_slice(reply::VRFY),
+            Verb::Unknown => self.out.extend_from_slice(reply::UNIMPLEMENTED),
+        }
+        None
+    }
+
+    fn helo(&mut self, arg: &[u8]) {
+        self.seen_mail = false;
+        self.fake_helo = (!arg.eq_ignore_ascii_case(&self.setup.remote_host)).then(|| arg.to_vec());
+    }
+
+    fn parse(&mut self, arg: &[u8]) -> Result<Option<Vec<u8>>, Action> {
+        addr::parse(arg, self.setup.localiphost.as_deref(), self.ipme).map_err(|_| {
+            self.out.extend_from_slice(reply::IPME);
+            self.phase = Phase::Closed;
+            Action::Exit(1)
+        })
+    }
+
+    fn mail(&mut self, arg: &[u8]) -> Option<Action> {
+        let addr = match self.parse(arg) {
+            Err(action) => return Some(action),
+            Ok(None) => {
+                self.out.extend_from_slice(reply::SYNTAX);
+                return None;
+            }
+            Ok(Some(addr)) => addr,
+        };
+        self.deny_any = false;
+        self.flag_barf = addr::badmailfrom(&self.setup.badmailfrom, &addr);
+        self.seen_mail = true;
+        self.rcpt_to.clear();
+        self.rcpt_count = 0;
+        self.mail_from = addr;
+        self.out.extend_from_slice(reply::OK);
+        None
+    }
+
+    fn rcpt(&mut self, arg: &[u8]) -> Option<Action> {
+        if !self.seen_mail {
+            self.out.extend_from_slice(reply::WANT_MAIL);
+            return None;
+        }
+        let mut addr = match self.parse(arg) {
+            Err(action) => return Some(action),
+            Ok(None) => {
+                self.out.extend_from_slice(reply::SYNTAX);
+                return None;
+            }
+            Ok(Some(addr)) => addr,
+        };
+        if self.flag_barf {
+            self.out.extend_from_slice(reply::BADMAILFROM);
+            return None;
+        }
+        if let Some(suffix) = &self.setup.relayclient {
+            addr.extend_from_slice(suffix);
+        } else {
+            match self.setup.rcpthosts.allowed(&addr) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.out.extend_from_slice(reply::NOGATEWAY);
+                    return None;
+                }
+                Err(_) => return Some(self.die(reply::CONTROLS)),
+            }
+        }
+        if self.rcpt_count >= self.setup.max_rcpt {
+            self.out.extend_from_slice(reply::TOO_MANY_RCPTS);
+            return None;
+        }
+        // With QMAILRRTDENYALL, once one recipient is unknown the message
+        // will be refused at DATA, so the rest need no check.
+        if !(self.setup.deny_all && self.deny_any) {
+            match self.rcpt_check.check(&addr) {
+                Verdict::Accept => {}
+                Verdict::CdbTrouble => return Some(self.die(reply::CDB)),
+                Verdict::SysTrouble => return Some(self.die(reply::SYSUSERS)),
+                Verdict::Unknown => {
+                    if let Some(action) = self.unknown(&addr) {
+                        return Some(action);
+                    }
+                    if !self.setup.deny_all {
+                        self.out.extend_from_slice(reply::NO_MAILBOX);
+                        return self.unknown_delay();
+                    }
+                }
+            }
+        }
+        self.rcpt_to.push(b'T');
+        self.rcpt_to.extend_from_slice(&addr);
+        self.rcpt_to.push(0);
+        self.rcpt_count += 1;
+        self.out.extend_from_slice(reply::OK);
+        None
+    }
+
+    /// Logs an unknown recipient the way log parsers expect, and enforces
+    /// the per-connection limit on them.
+    fn unknown(&mut self, addr: &[u8]) -> Option<Action> {
+        let mut line = format!("realrcptto {} ", self.setup.pid).into_bytes();
+        line.extend_from_slice(&self.setup.log_ip);
+        line.push(b' ');
+        line.extend_from_slice(addr);
+        crate::logger::line(&line);
+        self.deny_any = true;
+        self.unknown_count = self.unknown_count.saturating_add(1);
+        if self.setup.max_unknown != 0 && self.unknown_count > self.setup.max_unknown {
+            log::info!("closing connection: more than {} unknown recipients", self.setup.max_unknown);
+            return Some(self.die(reply::TOO_MANY_UNKNOWN));
+        }
+        None
+    }
+
+    fn unknown_delay(&self) -> Option<Action> {
+        (self.setup.unknown_delay > 0).then_some(Action::Sleep(self.setup.unknown_delay))
+    }
+
+    /// A reply after which the session ends with exit status 1.
+    fn die(&mut self, text: &[u8]) -> Action {
+        self.out.extend_from_slice(text);
+        self.phase = Phase::Closed;
+        Action::Exit(1)
+    }
+
+    fn data(&mut self) -> Option<Action> {
+        if !self.seen_mail {
+            self.out.extend_from_slice(reply::WANT_MAIL);
+            return None;
+        }
+        if self.rcpt_to.is_empty() {
+            self.out.extend_from_slice(reply::WANT_RCPT);
+            return None;
+        }
+        if self.setup.deny_all && self.deny_any {
+            // The transaction stays open: only a new MAIL resets this.
+            self.out.extend_from_slice(reply::NO_MAILBOX_DATA);
+            return None;
+        }
+        self.seen_mail = false;
+        self.phase = Phase::Starting;
+        Some(Action::StartQueue)
+    }
+
+    /// The I/O layer's report on starting qmail-queue. `now` is the time for
+    /// the Received header, in seconds since the epoch.
+    pub fn queue_started(&mut self, started: Started, now: u64) {
+        let qp = match started {
+            Started::Failed => {
+                self.out.extend_from_slice(reply::QQT);
+                self.phase = Phase::Commands;
+                return;
+            }
+            Started::ExecFailed => None,
+            Started::Running(pid) => Some(pid),
+        };
+        self.out.extend_from_slice(reply::GO_AHEAD);
+        self.queue.clear();
+        let origin = Origin {
+            remote_host: &self.setup.remote_host,
+            helo: self.fake_helo.as_deref(),
+            remote_info: self.setup.remote_info.as_deref(),
+            remote_ip: &self.setup.remote_ip,
+            local: &self.setup.local,
+        };
+        received::header(&mut self.queue, &origin, now);
+        let data = Data::new(self.setup.databytes, !self.setup.allow_bare_cr);
+        self.phase = Phase::Data { data, qp };
+    }
+
+    fn handle_data(&mut self, input: &[u8]) -> (usize, Action) {
+        let Phase::Data { data, .. } = &mut self.phase else {
+            unreachable!("handle_data outside DATA");
+        };
+        let (n, status) = data.feed(input, &mut self.queue);
+        match status {
+            data::Status::StrayNewline => (n, self.die(reply::STRAY_NEWLINE)),
+            data::Status::More if self.queue.len() >= QUEUE_CHUNK => (n, Action::WriteQueue),
+            data::Status::More => (n, Action::NeedInput),
+            data::Status::End => {
+                let Phase::Data { data, qp } = std::mem::replace(&mut self.phase, Phase::Closed) else {
+                    unreachable!()
+                };
+                let envelope = (!data.failed()).then(|| self.envelope());
+                if envelope.is_none() {
+                    self.queue.clear();
+                }
+                self.phase = Phase::Finishing { data, qp };
+                (n, Action::FinishQueue(envelope))
+            }
+        }
+    }
+
+    fn envelope(&self) -> Vec<u8> {
+        let mut env = Vec::with_capacity(self.mail_from.len() + self.rcpt_to.len() + 3);
+        env.push(b'F');
+        env.extend_from_slice(&self.mail_from);
+        env.push(0);
+        env.extend_from_slice(&self.rcpt_to);
+        env.push(0);
+        env
+    }
+
+    /// The I/O layer's report on qmail-queue's end: how it exited, whether
+    /// any write to it failed, what it wrote on fd 6, and the time.
+    pub fn queue_finished(&mut self, outcome: Outcome, write_error: bool, custom: Option<&[u8]>, now: u64) {
+        let Phase::Finishing { data, qp } = std::mem::replace(&mut self.phase, Phase::Commands) else {
+            panic!("queue_finished without a message");
+        };
+        let outcome = if qp.is_none() { Outcome::ExecFailed } else { outcome };
+        let write_error = write_error || data.failed();
+        match queue::classify(&outcome, write_error, custom) {
+            queue::Verdict::Accepted => {
+                self.out.extend_from_slice(format!("250 ok {} qp {}\r\n", now, qp.unwrap_or(0)).as_bytes());
+            }
+            _ if data.hops() >= data::MAX_HOPS => self.out.extend_from_slice(reply::TOO_MANY_HOPS),
+            _ if data.too_big() => self.out.extend_from_slice(reply::TOO_BIG),
+            _ if data.bare_cr() && !self.setup.allow_bare_cr => self.out.extend_from_slice(reply::BARE_CR),
+            queue::Verdict::Permanent(text) => self.reply_text(b"554 ", &text),
+            queue::Verdict::Temporary(text) => self.reply_text(b"451 ", &text),
+        }
+    }
+
+    fn reply_text(&mut self, code: &[u8], text: &[u8]) {
+        self.out.extend_from_slice(code);
+        self.out.extend_from_slice(text);
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// True when the session is reading a message (for the I/O layer: the
+    /// client vanishing now must leave nothing queued).
+    pub fn in_data(&self) -> bool {
+        matches!(self.phase, Phase::Data { .. })
+    }
+}

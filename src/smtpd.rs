@@ -1,0 +1,194 @@
+//! Start-up: the environment and control files turned into a [`Setup`], as
+//! qmail-smtpd's `setup()` does, plus the host facts the session asks for.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::ffi::OsStringExt;
+use std::path::Path;
+
+use crate::addr::{Ipme, Rcpthosts};
+use crate::control::{self, HostSet};
+use crate::session::Setup;
+
+/// Default recipients per message: RFC 5321 asks for at least 100; this is
+/// Postfix's default.
+pub const DEFAULT_MAX_RCPT: usize = 1000;
+/// Default unknown recipients per connection before 421 and disconnect.
+pub const DEFAULT_MAX_UNKNOWN: u32 = 100;
+
+/// The environment, as bytes. Read through a function so tests and tools can
+/// supply their own.
+pub trait Env {
+    fn get(&self, name: &str) -> Option<Vec<u8>>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, name: &str) -> Option<Vec<u8>> {
+        std::env::var_os(name).map(OsString::into_vec)
+    }
+}
+
+/// Everything read at start-up.
+pub struct Loaded {
+    pub setup: Setup,
+    /// control/timeoutsmtpd, in seconds (at least 1).
+    pub timeout: u64,
+    /// $QMAILQUEUE or bin/qmail-queue.
+    pub queue_program: OsString,
+}
+
+fn line_or(path: &Path, fallback: Option<&Vec<u8>>) -> io::Result<Option<Vec<u8>>> {
+    Ok(control::read_line(path)?.or_else(|| fallback.cloned()))
+}
+
+/// An integer as qmail's `scan_ulong` reads an environment variable: the
+/// leading digits, 0 when there are none.
+fn env_ulong(env: &dyn Env, name: &str) -> Option<u64> {
+    env.get(name).map(|v| control::scan_ulong(&v).unwrap_or(0))
+}
+
+/// Reads control files under `home` (the server passes ".", having made
+/// the qmail home its working directory) and the environment. `Err` is
+/// answered `421 unable to read controls`.
+pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Result<Loaded> {
+    let ctl = |name: &str| home.join("control").join(name);
+    let me = control::read_line(&ctl("me"))?;
+    let greeting = line_or(&ctl("smtpgreeting"), me.as_ref())?
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "neither control/smtpgreeting nor control/me"))?;
+    let localiphost = line_or(&ctl("localiphost"), me.as_ref())?;
+    // qmail stores the number in a C int: what is <= 0 there becomes 1.
+    let timeout = match control::read_ulong(&ctl("timeoutsmtpd"))? {
+        Some(t) if (t as i32) > 0 => u64::from(t as i32 as u32),
+        Some(_) => 1,
+        None => 1200,
+    };
+    let rcpthosts = Rcpthosts::load(home)?;
+    let badmailfrom = HostSet::new(control::read_list(&ctl("badmailfrom"))?.unwrap_or_default());
+    let mut databytes = control::read_ulong(&ctl("databytes"))?.unwrap_or(0);
+    if let Some(d) = env_ulong(env, "DATABYTES") {
+        databytes = d;
+    }
+    // qmail keeps databytes in an unsigned int and reserves its top value.
+    let mut databytes = databytes as u32;
+    if databytes == u32::MAX {
+        databytes -= 1;
+    }
+
+    // getpeername/getsockname only when tcpserver did not say.
+    let peer_lazy = std::cell::OnceCell::new();
+    let mut peer = Some(peer);
+    let mut peer_lazy_get = || peer_lazy.get_or_init(|| (peer.take().expect("once"))()).clone();
+    let remote_ip = env
+        .get("TCPREMOTEIP")
+        .or_else(|| peer_lazy_get().remote)
+        .unwrap_or_else(|| b"unknown".to_vec());
+    let local = env
+        .get("TCPLOCALHOST")
+        .or_else(|| env.get("TCPLOCALIP"))
+        .or_else(|| peer_lazy_get().local)
+        .unwrap_or_else(|| b"unknown".to_vec());
+    let remote_host = env.get("TCPREMOTEHOST").unwrap_or_else(|| b"unknown".to_vec());
+    let log_ip = env
+        .get("PROTO")
+        .and_then(|proto| {
+            let name = format!("{}REMOTEIP", String::from_utf8_lossy(&proto));
+            env.get(&name)
+        })
+        .unwrap_or_default();
+    let setup = Setup {
+        greeting,
+        localiphost,
+        rcpthosts,
+        badmailfrom,
+        databytes: u64::from(databytes),
+        relayclient: env.get("RELAYCLIENT"),
+        remote_ip,
+        remote_host,
+        remote_info: env.get("TCPREMOTEINFO"),
+        local,
+        log_ip,
+        pid: std::process::id(),
+        deny_all: env.get("QMAILRRTDENYALL").as_deref() == Some(b"1"),
+        allow_bare_cr: env.get("ALLOWBARECR").is_some(),
+        max_rcpt: env_ulong(env, "MAXRCPT").map_or(DEFAULT_MAX_RCPT, |n| n.max(1) as usize),
+        max_unknown: env_ulong(env, "MAXUNKNOWNRCPT").map_or(DEFAULT_MAX_UNKNOWN, |n| n.min(u64::from(u32::MAX)) as u32),
+        unknown_delay: env_ulong(env, "UNKNOWNRCPTDELAY").unwrap_or(0).min(3600),
+    };
+    let queue_program = env
+        .get("QMAILQUEUE")
+        .map(OsString::from_vec)
+        .unwrap_or_else(|| OsString::from("bin/qmail-queue"));
+    Ok(Loaded { setup, timeout, queue_program })
+}
+
+/// The socket's own addresses, for inetd and xinetd, which set no TCP*
+/// variables. Each is `None` when fd 0 is not an internet socket.
+#[derive(Debug, Default, Clone)]
+pub struct Peer {
+    pub remote: Option<Vec<u8>>,
+    pub local: Option<Vec<u8>>,
+}
+
+impl Peer {
+    /// Asks the kernel about fd 0.
+    pub fn of_stdin() -> Peer {
+        use nix::sys::socket::{SockaddrLike, SockaddrStorage, getpeername, getsockname};
+        use std::os::fd::AsRawFd;
+        let fd = std::io::stdin().as_raw_fd();
+        let ip = |sa: nix::Result<SockaddrStorage>| -> Option<Vec<u8>> {
+            let sa = sa.ok()?;
+            let ip = if let Some(v4) = sa.as_sockaddr_in() {
+                std::net::IpAddr::V4(v4.ip())
+            } else if let Some(v6) = sa.as_sockaddr_in6() {
+                match v6.ip().to_ipv4_mapped() {
+                    Some(v4) => std::net::IpAddr::V4(v4),
+                    None => std::net::IpAddr::V6(v6.ip()),
+                }
+            } else {
+                let _ = sa.family();
+                return None;
+            };
+            Some(ip.to_string().into_bytes())
+        };
+        Peer { remote: ip(getpeername(fd)), local: ip(getsockname(fd)) }
+    }
+}
+
+/// This host's IPv4 interface addresses, read at the first bracketed
+/// literal (most sessions never need them), as qmail's `ipme` lists them:
+/// 0.0.0.0 and the address of every interface that is up.
+#[derive(Default)]
+pub struct SystemIpme {
+    addrs: Option<Vec<[u8; 4]>>,
+}
+
+impl Ipme for SystemIpme {
+    fn is_me(&mut self, ip: [u8; 4]) -> io::Result<bool> {
+        if self.addrs.is_none() {
+            let mut addrs = vec![[0, 0, 0, 0]];
+            for ifa in nix::ifaddrs::getifaddrs()? {
+                if !ifa.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP) {
+                    continue;
+                }
+                if let Some(sin) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
+                    addrs.push(sin.ip().octets());
+                }
+            }
+            self.addrs = Some(addrs);
+        }
+        Ok(self.addrs.as_ref().is_some_and(|a| a.contains(&ip)))
+    }
+}
+
+/// The qmail home: $QMAILHOME, else /var/qmail.
+pub fn qmail_home(env: &dyn Env) -> OsString {
+    env.get("QMAILHOME").map_or_else(|| OsString::from("/var/qmail"), OsString::from_vec)
+}
+
+/// True when `name` is set (to anything).
+pub fn is_set(env: &dyn Env, name: &str) -> bool {
+    env.get(name).is_some()
+}
