@@ -164,9 +164,10 @@ impl Data {
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> (usize, Status) {
         let mut i = 0;
         while i < input.len() {
-            // Fast path: the body of a line, outside the header, up to the
-            // next CR or LF, copied in one go.
-            if self.state == State::Mid && !self.hops.in_header {
+            // Fast path: the middle of a line, up to the next CR or LF,
+            // copied in one go. In the header only once the line is past
+            // the bytes hop counting looks at (then only LF matters to it).
+            if self.state == State::Mid && (!self.hops.in_header || self.hops.pos >= 9) {
                 let run = memchr::memchr2(b'\r', b'\n', &input[i..]).unwrap_or(input.len() - i);
                 if run > 0 {
                     self.put(out, &input[i..i + run]);
