@@ -1,0 +1,83 @@
+//! An in-memory [`System`] for tests: a passwd table and a file tree given
+//! as path → owner uid, recording every question it is asked.
+
+use std::collections::HashMap;
+use std::io;
+
+use super::{Passwd, System};
+use nix::libc;
+
+#[derive(Default)]
+pub struct Fake {
+    users: HashMap<Vec<u8>, Result<Passwd, i32>>,
+    files: HashMap<Vec<u8>, Result<u32, i32>>,
+    pub pw_asked: Vec<Vec<u8>>,
+    pub stat_asked: Vec<Vec<u8>>,
+}
+
+impl Fake {
+    pub fn new() -> Fake {
+        Fake::default()
+    }
+
+    /// A user whose home exists and belongs to it.
+    pub fn user(mut self, name: &str, uid: u32, home: &str) -> Fake {
+        let pw = Passwd {
+            name: name.into(),
+            uid,
+            dir: home.into(),
+        };
+        self.users.insert(name.into(), Ok(pw));
+        self.files.insert(home.into(), Ok(uid));
+        self
+    }
+
+    /// The `alias` user (uid 7790) with this home.
+    pub fn alias(self, home: &str) -> Fake {
+        self.user("alias", 7790, home)
+    }
+
+    pub fn pw_error(mut self, name: &str, errno: i32) -> Fake {
+        self.users.insert(name.into(), Err(errno));
+        self
+    }
+
+    pub fn file(mut self, path: &str, owner: u32) -> Fake {
+        self.files.insert(path.into(), Ok(owner));
+        self
+    }
+
+    pub fn stat_error(mut self, path: &str, errno: i32) -> Fake {
+        self.files.insert(path.into(), Err(errno));
+        self
+    }
+
+    pub fn remove_file(&mut self, path: &str) {
+        self.files.remove(path.as_bytes());
+    }
+}
+
+impl System for Fake {
+    fn getpwnam(&mut self, name: &[u8]) -> io::Result<Option<Passwd>> {
+        self.pw_asked.push(name.to_vec());
+        match self.users.get(name) {
+            None => Ok(None),
+            Some(Ok(pw)) => Ok(Some(pw.clone())),
+            Some(Err(errno)) => Err(io::Error::from_raw_os_error(*errno)),
+        }
+    }
+
+    /// Unknown paths do not exist, except that, like Linux, a path
+    /// component longer than 255 bytes gives ENAMETOOLONG.
+    fn stat_uid(&mut self, path: &[u8]) -> io::Result<u32> {
+        self.stat_asked.push(path.to_vec());
+        match self.files.get(path) {
+            Some(Ok(uid)) => Ok(*uid),
+            Some(Err(errno)) => Err(io::Error::from_raw_os_error(*errno)),
+            None if path.split(|&b| b == b'/').any(|c| c.len() > 255) => {
+                Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG))
+            }
+            None => Err(io::Error::from_raw_os_error(libc::ENOENT)),
+        }
+    }
+}

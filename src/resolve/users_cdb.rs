@@ -1,0 +1,403 @@
+//! qmail-lspawn's users/cdb lookup (`nughde_get`): the assignments an
+//! operator made in users/assign, compiled by qmail-newu.
+//!
+//! Record format, as qmail-newu writes it:
+//! - `=local:user:uid:gid:home:dash:ext:` → key `!local` NUL, value
+//!   `user NUL uid NUL gid NUL home NUL dash NUL ext` (no final NUL);
+//! - `+prefix:user:uid:gid:home:dash:pre:` → key `!prefix` (no NUL), same
+//!   value; the rest of the local name after the prefix is appended to the
+//!   extension;
+//! - the empty key holds the characters that end some `+` prefix (the
+//!   "wildchars"), so most prefixes need no lookup at all.
+//!
+//! The file is opened once per session, on first use, and every question is
+//! a hashed cdb lookup: nothing is scanned. A users/cdb replaced by
+//! qmail-newu during a session is seen by the next session.
+
+use std::io;
+use std::path::PathBuf;
+
+use super::Step;
+
+/// What users/cdb says about a local name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignment {
+    /// No users/cdb, or no record for this name: ask qmail-getpw.
+    NotListed,
+    /// The record has too few fields to find a home and dash; the
+    /// realrcptto patch accepts such a recipient, and so do we.
+    Short,
+    /// Delivery goes to `home` with this dash and extension.
+    Hit { home: Vec<u8>, dash: Vec<u8>, ext: Vec<u8> },
+}
+
+enum State {
+    Unopened,
+    Absent,
+    Open { cdb: cdb2::CDB, wildchars: Vec<u8> },
+}
+
+/// The session's handle on users/cdb.
+pub struct UsersCdb {
+    path: PathBuf,
+    state: State,
+}
+
+impl UsersCdb {
+    pub fn new(path: PathBuf) -> UsersCdb {
+        UsersCdb {
+            path,
+            state: State::Unopened,
+        }
+    }
+
+    /// Opens the file if not yet done. Only "does not exist" means "no
+    /// users/cdb"; any other failure, or a file without the wildchars
+    /// record (so not written by qmail-newu, or damaged), is an error and
+    /// is retried at the next lookup.
+    fn open(&mut self) -> io::Result<()> {
+        if !matches!(self.state, State::Unopened) {
+            return Ok(());
+        }
+        let cdb = match cdb2::CDB::open(&self.path) {
+            Ok(cdb) => cdb,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.state = State::Absent;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let wildchars = match cdb.get(b"") {
+            Some(value) => value?,
+            None => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "no wildcard-character record (empty key): not written by qmail-newu?",
+                ));
+            }
+        };
+        self.state = State::Open { cdb, wildchars };
+        Ok(())
+    }
+
+    /// Looks up the local name L: the exact key first, then wildcard
+    /// prefixes, longest first.
+    pub fn lookup(&mut self, local: &[u8], sink: &mut dyn FnMut(Step)) -> io::Result<Assignment> {
+        if let Err(e) = self.open() {
+            sink(Step::UsersCdbTrouble { error: describe(&e) });
+            return Err(e);
+        }
+        let State::Open { cdb, wildchars } = &self.state else {
+            sink(Step::UsersCdbAbsent);
+            return Ok(Assignment::NotListed);
+        };
+
+        let mut key = Vec::with_capacity(local.len() + 2);
+        key.push(b'!');
+        key.extend_from_slice(local);
+        key.push(0);
+        key.make_ascii_lowercase();
+
+        // `i` is the key length tried: the whole key (exact), then
+        // "!" + each prefix of L, down to the bare "!", which is always
+        // tried; a prefix is tried only if its last byte ends some `+` line.
+        for i in (1..=key.len()).rev() {
+            let wildcard = i < key.len();
+            if wildcard && i > 1 && !wildchars.contains(&key[i - 1]) {
+                continue;
+            }
+            let value = match cdb.get(&key[..i]) {
+                None => continue,
+                Some(Ok(value)) => value,
+                Some(Err(e)) => {
+                    sink(Step::UsersCdbTrouble { error: describe(&e) });
+                    return Err(e);
+                }
+            };
+            // qmail-lspawn appends the rest of L (as received, not
+            // lower-cased) after the record's extension.
+            let rest: &[u8] = if wildcard { &local[i - 1..] } else { &[] };
+            return Ok(parse(&key[..i], wildcard, value, rest, sink));
+        }
+        sink(Step::UsersCdbNoMatch { local: local.to_vec() });
+        Ok(Assignment::NotListed)
+    }
+}
+
+/// Splits a record the way qmail-lspawn reads it: user, uid, gid, home and
+/// dash must each end with a NUL; the extension runs to the next NUL or the
+/// end. Fewer fields: [`Assignment::Short`].
+fn parse(key: &[u8], wildcard: bool, mut value: Vec<u8>, rest: &[u8], sink: &mut dyn FnMut(Step)) -> Assignment {
+    value.extend_from_slice(rest);
+    let fields: Vec<&[u8]> = value.splitn(7, |&b| b == 0).collect();
+    if fields.len() < 6 {
+        sink(Step::UsersCdbShort { key: key.to_vec() });
+        return Assignment::Short;
+    }
+    let (user, home, dash, ext) = (fields[0], fields[3], fields[4], fields[5]);
+    sink(Step::UsersCdbHit {
+        key: key.to_vec(),
+        wildcard,
+        user: user.to_vec(),
+        home: home.to_vec(),
+        dash: dash.to_vec(),
+        ext: ext.to_vec(),
+    });
+    Assignment::Hit {
+        home: home.to_vec(),
+        dash: dash.to_vec(),
+        ext: ext.to_vec(),
+    }
+}
+
+fn describe(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(errno) => super::errstr::error_str(errno).to_string(),
+        None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// A users/cdb built as qmail-newu would build it from users/assign
+    /// lines (`=` exact, `+` wildcard), with the wildchars record.
+    pub(crate) fn newu(path: &Path, assign: &[&[u8]]) {
+        let mut records: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut wildchars = Vec::new();
+        for line in assign {
+            let colon = line.iter().position(|&b| b == b':').unwrap();
+            let mut key = b"!".to_vec();
+            key.extend_from_slice(&line[1..colon]);
+            if line[0] == b'+' {
+                if colon >= 2 && !wildchars.contains(&line[colon - 1]) {
+                    wildchars.push(line[colon - 1]);
+                }
+            } else {
+                key.push(0);
+            }
+            key.make_ascii_lowercase();
+            // Six colons become NULs; the data stops at the sixth.
+            let mut data = Vec::new();
+            let mut colons = 0;
+            for &b in &line[colon + 1..] {
+                if b == b':' {
+                    colons += 1;
+                    if colons == 6 {
+                        break;
+                    }
+                    data.push(0);
+                } else {
+                    data.push(b);
+                }
+            }
+            assert_eq!(colons, 6, "bad assign line");
+            records.push((key, data));
+        }
+        records.push((Vec::new(), wildchars));
+        write_cdb(path, &records);
+    }
+
+    pub(crate) fn write_cdb(path: &Path, records: &[(Vec<u8>, Vec<u8>)]) {
+        let mut w = cdb2::CDBWriter::create(path).unwrap();
+        for (k, v) in records {
+            w.add(k, v).unwrap();
+        }
+        w.finish().unwrap();
+    }
+
+    pub(crate) fn tempdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("resolve-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn hit(home: &str, dash: &str, ext: &str) -> Assignment {
+        Assignment::Hit {
+            home: home.into(),
+            dash: dash.into(),
+            ext: ext.into(),
+        }
+    }
+
+    fn look(u: &mut UsersCdb, local: &[u8]) -> (io::Result<Assignment>, Vec<Step>) {
+        let mut steps = Vec::new();
+        let r = u.lookup(local, &mut |s| steps.push(s));
+        (r, steps)
+    }
+
+    #[test]
+    fn exact_then_wildcards_longest_first() {
+        let dir = tempdir("cdb-order");
+        let path = dir.join("cdb");
+        newu(
+            &path,
+            &[
+                b"=joe:joe:5001:5001:/h/joe:-:exact:",
+                b"+joe-:joe:5001:5001:/h/joe:-:w-:",
+                b"+jo:jo:5002:5002:/h/jo:-:p:",
+                b"+:catch:5003:5003:/h/catch:-::",
+            ],
+        );
+        let mut u = UsersCdb::new(path);
+        // Exact key wins.
+        let (r, steps) = look(&mut u, b"joe");
+        assert_eq!(r.unwrap(), hit("/h/joe", "-", "exact"));
+        assert_eq!(
+            steps,
+            vec![Step::UsersCdbHit {
+                key: b"!joe\0".to_vec(),
+                wildcard: false,
+                user: b"joe".to_vec(),
+                home: b"/h/joe".to_vec(),
+                dash: b"-".to_vec(),
+                ext: b"exact".to_vec()
+            }]
+        );
+        // Longest wildcard prefix; rest appended in original case.
+        assert_eq!(look(&mut u, b"joe-List-X").0.unwrap(), hit("/h/joe", "-", "w-List-X"));
+        // "jo" ends in 'o', which is a wildchar (from "+jo"), so "!jo" is tried.
+        assert_eq!(look(&mut u, b"john").0.unwrap(), hit("/h/jo", "-", "phn"));
+        // The bare "!" is always tried.
+        assert_eq!(look(&mut u, b"zed").0.unwrap(), hit("/h/catch", "-", "zed"));
+        // Upper-case names find lower-cased keys.
+        assert_eq!(look(&mut u, b"JOE").0.unwrap(), hit("/h/joe", "-", "exact"));
+        assert_eq!(look(&mut u, b"JOE-X").0.unwrap(), hit("/h/joe", "-", "w-X"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn wildcard_prefix_needs_its_last_byte_in_wildchars() {
+        let dir = tempdir("cdb-wildchars");
+        let path = dir.join("cdb");
+        // A hand-made file whose wildchars list lacks 'e': "!joe" is never
+        // tried as a prefix, even though the key exists.
+        write_cdb(
+            &path,
+            &[
+                (b"!joe".to_vec(), b"joe\x005001\x005001\x00/h/joe\x00-\x00w".to_vec()),
+                (Vec::new(), b"-".to_vec()),
+            ],
+        );
+        let mut u = UsersCdb::new(path.clone());
+        let (r, steps) = look(&mut u, b"joex");
+        assert_eq!(r.unwrap(), Assignment::NotListed);
+        assert_eq!(
+            steps,
+            vec![Step::UsersCdbNoMatch {
+                local: b"joex".to_vec()
+            }]
+        );
+        // With 'e' listed it is found.
+        write_cdb(
+            &path,
+            &[
+                (b"!joe".to_vec(), b"joe\x005001\x005001\x00/h/joe\x00-\x00w".to_vec()),
+                (Vec::new(), b"-e".to_vec()),
+            ],
+        );
+        let mut u = UsersCdb::new(path);
+        assert_eq!(look(&mut u, b"joex").0.unwrap(), hit("/h/joe", "-", "wx"));
+        // "!joe" as a wildcard also matches L = "joe" itself (i = len - 1),
+        // but only when the exact key is missing.
+        assert_eq!(look(&mut u, b"joe").0.unwrap(), hit("/h/joe", "-", "w"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn absent_file_means_ask_getpw() {
+        let dir = tempdir("cdb-absent");
+        let mut u = UsersCdb::new(dir.join("cdb"));
+        let (r, steps) = look(&mut u, b"joe");
+        assert_eq!(r.unwrap(), Assignment::NotListed);
+        assert_eq!(steps, vec![Step::UsersCdbAbsent]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn missing_wildchars_record_is_trouble() {
+        let dir = tempdir("cdb-nowild");
+        let path = dir.join("cdb");
+        write_cdb(&path, &[(b"!joe\0".to_vec(), b"joe\x001\x001\x00/h\x00-\x00".to_vec())]);
+        let mut u = UsersCdb::new(path);
+        let (r, steps) = look(&mut u, b"joe");
+        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::InvalidData);
+        assert!(matches!(&steps[..], [Step::UsersCdbTrouble { .. }]), "{steps:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unreadable_or_damaged_file_is_trouble() {
+        let dir = tempdir("cdb-bad");
+        // A directory cannot be opened as a cdb.
+        std::fs::create_dir_all(dir.join("cdb")).unwrap();
+        let mut u = UsersCdb::new(dir.join("cdb"));
+        assert!(look(&mut u, b"joe").0.is_err());
+        // A truncated file is not a cdb.
+        std::fs::write(dir.join("short"), b"not a cdb").unwrap();
+        let mut u = UsersCdb::new(dir.join("short"));
+        assert!(look(&mut u, b"joe").0.is_err());
+        // A pointer past the end of the file is a read error.
+        let mut bytes = vec![0u8; 2048];
+        let h = cdb2_hash(b"");
+        let slot = ((h & 0xff) as usize) * 8;
+        bytes[slot..slot + 4].copy_from_slice(&4000u32.to_le_bytes());
+        bytes[slot + 4..slot + 8].copy_from_slice(&1u32.to_le_bytes());
+        std::fs::write(dir.join("broken"), &bytes).unwrap();
+        let mut u = UsersCdb::new(dir.join("broken"));
+        assert!(look(&mut u, b"joe").0.is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn cdb2_hash(key: &[u8]) -> u32 {
+        key.iter()
+            .fold(5381u32, |h, &c| (h.wrapping_shl(5).wrapping_add(h)) ^ u32::from(c))
+    }
+
+    #[test]
+    fn short_records_accept() {
+        let dir = tempdir("cdb-short");
+        let path = dir.join("cdb");
+        let rec = |k: &[u8], v: &[u8]| (k.to_vec(), v.to_vec());
+        write_cdb(
+            &path,
+            &[
+                rec(b"!a\0", b"a"),
+                rec(b"!b\0", b"b\x001\x001\x00/h"),
+                rec(b"!c\0", b"c\x001\x001\x00/h\x00-"),
+                rec(b"!d\0", b"d\x001\x001\x00/h\x00-\x00"),
+                rec(b"!e\0", b"e\x001\x001\x00/h\x00-\x00ext\x00junk"),
+                rec(b"", b""),
+            ],
+        );
+        let mut u = UsersCdb::new(path);
+        for name in [&b"a"[..], b"b", b"c"] {
+            let (r, steps) = look(&mut u, name);
+            assert_eq!(r.unwrap(), Assignment::Short, "{name:?}");
+            let mut key = b"!".to_vec();
+            key.extend_from_slice(name);
+            key.push(0);
+            assert_eq!(steps, vec![Step::UsersCdbShort { key }]);
+        }
+        // Five NULs: the extension is empty; text after a sixth NUL is ignored.
+        assert_eq!(look(&mut u, b"d").0.unwrap(), hit("/h", "-", ""));
+        assert_eq!(look(&mut u, b"e").0.unwrap(), hit("/h", "-", "ext"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn opened_once() {
+        let dir = tempdir("cdb-once");
+        let path = dir.join("cdb");
+        newu(&path, &[b"=joe:joe:1:1:/h/joe:-:x:"]);
+        let mut u = UsersCdb::new(path.clone());
+        assert_eq!(look(&mut u, b"joe").0.unwrap(), hit("/h/joe", "-", "x"));
+        // Removing the file does not matter to an open session.
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(look(&mut u, b"joe").0.unwrap(), hit("/h/joe", "-", "x"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,271 @@
+//! Fixtures for process tests of `qmail-realrcptto`: a throw-away qmail
+//! home, home directories owned by made-up uids, a passwd file that is
+//! bind-mounted over /etc/passwd inside a private mount namespace (so real
+//! getpwnam answers from it), and a runner that, on failure, shows the
+//! command, its environment, the fixture's files, stdout and stderr.
+
+#![allow(dead_code)]
+
+use std::fmt::Write as _;
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, chown};
+use std::path::PathBuf;
+use std::process::Command;
+
+pub const TOOL: &str = env!("CARGO_BIN_EXE_qmail-realrcptto");
+
+/// Why the namespace tests cannot run here, if they cannot.
+pub fn cannot_run_as_root() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("not running as root (needed to bind-mount /etc/passwd and chown homes)".into());
+    }
+    match Command::new("unshare").args(["-m", "true"]).status() {
+        Ok(s) if s.success() => {}
+        Ok(s) => return Some(format!("`unshare -m true` failed: {s}")),
+        Err(e) => return Some(format!("unshare not available: {e}")),
+    }
+    match Command::new("setpriv").arg("--version").output() {
+        Ok(o) if o.status.success() => None,
+        _ => Some("setpriv (util-linux) not available".into()),
+    }
+}
+
+/// Skips the calling test, loudly, when it cannot run here.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if let Some(why) = resolve_support::cannot_run_as_root() {
+            eprintln!("SKIPPED {}: {why}", module_path!());
+            return;
+        }
+    };
+}
+
+pub struct Fixture {
+    pub root: PathBuf,
+    passwd: Vec<String>,
+}
+
+impl Fixture {
+    /// An empty fixture in a fresh directory (world-searchable, so an
+    /// unprivileged run can reach the qmail home).
+    pub fn new(tag: &str) -> Fixture {
+        let root = std::env::temp_dir().join(format!("resolve-tool-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("qmail/control")).unwrap();
+        fs::create_dir_all(root.join("qmail/users")).unwrap();
+        for d in [
+            &root,
+            &root.join("qmail"),
+            &root.join("qmail/control"),
+            &root.join("qmail/users"),
+        ] {
+            fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        Fixture {
+            root,
+            passwd: vec!["root:x:0:0:root:/root:/bin/sh".into()],
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// The path as a string, for building expected output.
+    pub fn p(&self, rel: &str) -> String {
+        self.path(rel).to_str().unwrap().to_string()
+    }
+
+    pub fn qmail(&self) -> PathBuf {
+        self.root.join("qmail")
+    }
+
+    pub fn control(&self, name: &str, content: &str) -> &Self {
+        self.write(&format!("qmail/control/{name}"), content, 0)
+    }
+
+    pub fn write(&self, rel: &str, content: &str, owner: u32) -> &Self {
+        let p = self.path(rel);
+        fs::write(&p, content).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        chown(&p, Some(owner), Some(owner)).unwrap();
+        self
+    }
+
+    pub fn dir(&self, rel: &str, owner: u32, mode: u32) -> &Self {
+        let p = self.path(rel);
+        fs::create_dir_all(&p).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+        chown(&p, Some(owner), Some(owner)).unwrap();
+        self
+    }
+
+    /// A passwd line; `home` is relative to the fixture unless absolute.
+    pub fn user(&mut self, name: &str, uid: u32, home: &str) -> &mut Self {
+        let home = if home.starts_with('/') {
+            home.to_string()
+        } else {
+            self.p(home)
+        };
+        self.passwd.push(format!("{name}:x:{uid}:{uid}::{home}:/bin/sh"));
+        self
+    }
+
+    pub fn raw_passwd_line(&mut self, line: String) -> &mut Self {
+        self.passwd.push(line);
+        self
+    }
+
+    /// users/cdb as qmail-newu builds it from users/assign lines.
+    pub fn users_cdb(&self, assign: &[&str]) -> &Self {
+        let mut w = cdb2::CDBWriter::create(self.path("qmail/users/cdb")).unwrap();
+        let mut wildchars = Vec::new();
+        for line in assign {
+            let line = line.as_bytes();
+            let colon = line.iter().position(|&b| b == b':').unwrap();
+            let mut key = b"!".to_vec();
+            key.extend_from_slice(&line[1..colon]);
+            if line[0] == b'+' {
+                if colon >= 2 && !wildchars.contains(&line[colon - 1]) {
+                    wildchars.push(line[colon - 1]);
+                }
+            } else {
+                key.push(0);
+            }
+            key.make_ascii_lowercase();
+            let fields: Vec<&[u8]> = line[colon + 1..].split(|&b| b == b':').take(6).collect();
+            assert_eq!(fields.len(), 6, "bad assign line");
+            w.add(&key, &fields.join(&0u8)).unwrap();
+        }
+        w.add(b"", &wildchars).unwrap();
+        w.finish().unwrap();
+        self.chmod("qmail/users/cdb", 0o644)
+    }
+
+    pub fn raw_users_cdb(&self, records: &[(&[u8], &[u8])]) -> &Self {
+        let mut w = cdb2::CDBWriter::create(self.path("qmail/users/cdb")).unwrap();
+        for (k, v) in records {
+            w.add(k, v).unwrap();
+        }
+        w.finish().unwrap();
+        self.chmod("qmail/users/cdb", 0o644)
+    }
+
+    pub fn chmod(&self, rel: &str, mode: u32) -> &Self {
+        fs::set_permissions(self.path(rel), fs::Permissions::from_mode(mode)).unwrap();
+        self
+    }
+
+    fn passwd_file(&self) -> PathBuf {
+        let p = self.path("passwd");
+        fs::write(&p, self.passwd.join("\n") + "\n").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        p
+    }
+
+    /// Runs the tool with the fixture's passwd as /etc/passwd, as root or,
+    /// with `uid`, as that unprivileged uid (gid the same, no groups).
+    pub fn run_in_namespace(&self, uid: Option<u32>, args: &[&str]) -> Run {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["-m", "sh", "-c", r#"mount --bind "$0" /etc/passwd && exec "$@""#]);
+        cmd.arg(self.passwd_file());
+        if let Some(uid) = uid {
+            cmd.args([
+                "setpriv",
+                &format!("--reuid={uid}"),
+                &format!("--regid={uid}"),
+                "--clear-groups",
+                "--",
+            ]);
+        }
+        cmd.arg(TOOL).args(args).env("QMAILHOME", self.qmail());
+        self.run_cmd(cmd)
+    }
+
+    /// Runs the tool directly (no namespace, the machine's own passwd).
+    pub fn run_plain(&self, args: &[&str]) -> Run {
+        let mut cmd = Command::new(TOOL);
+        cmd.args(args).env("QMAILHOME", self.qmail());
+        self.run_cmd(cmd)
+    }
+
+    pub fn run_cmd(&self, mut cmd: Command) -> Run {
+        let out = cmd.output().expect("run command");
+        let mut context = String::new();
+        let _ = writeln!(context, "command: {cmd:?}");
+        let _ = writeln!(context, "env: {:?}", cmd.get_envs().collect::<Vec<_>>());
+        let listing = Command::new("ls").args(["-lanR"]).arg(&self.root).output();
+        if let Ok(l) = listing {
+            let _ = writeln!(context, "files:\n{}", String::from_utf8_lossy(&l.stdout));
+        }
+        let passwd = fs::read_to_string(self.path("passwd")).unwrap_or_default();
+        let short: String = passwd
+            .lines()
+            .map(|l| if l.len() > 200 { &l[..200] } else { l })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let _ = writeln!(context, "passwd:\n{short}");
+        let _ = writeln!(context, "exit: {:?}", out.status.code());
+        let _ = writeln!(context, "stdout:\n{}", String::from_utf8_lossy(&out.stdout));
+        let _ = writeln!(context, "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            context,
+        }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+/// One run's results, with everything needed to understand a failure.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub context: String,
+}
+
+impl Run {
+    pub fn code(&self, want: i32) -> &Self {
+        assert_eq!(self.code, Some(want), "wrong exit code\n{}", self.context);
+        self
+    }
+
+    pub fn stdout(&self, want: &str) -> &Self {
+        assert_eq!(self.stdout, want, "wrong stdout\n{}", self.context);
+        self
+    }
+
+    pub fn stdout_has(&self, line: &str) -> &Self {
+        assert!(
+            self.stdout.lines().any(|l| l == line),
+            "stdout lacks line {line:?}\n{}",
+            self.context
+        );
+        self
+    }
+
+    pub fn stdout_lacks(&self, text: &str) -> &Self {
+        assert!(!self.stdout.contains(text), "stdout has {text:?}\n{}", self.context);
+        self
+    }
+
+    pub fn stderr(&self, want: &str) -> &Self {
+        assert_eq!(self.stderr, want, "wrong stderr\n{}", self.context);
+        self
+    }
+
+    pub fn stderr_has(&self, text: &str) -> &Self {
+        assert!(self.stderr.contains(text), "stderr lacks {text:?}\n{}", self.context);
+        self
+    }
+}
