@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 pub const TOOL: &str = env!("CARGO_BIN_EXE_qmail-realrcptto");
+pub const SMTPD: &str = env!("CARGO_BIN_EXE_qmail-smtpd");
 
 /// Why the namespace tests cannot run here, if they cannot.
 pub fn cannot_run_as_root() -> Option<String> {
@@ -167,6 +168,20 @@ impl Fixture {
     /// Runs the tool with the fixture's passwd as /etc/passwd, as root or,
     /// with `uid`, as that unprivileged uid (gid the same, no groups).
     pub fn run_in_namespace(&self, uid: Option<u32>, args: &[&str]) -> Run {
+        let mut cmd = self.namespace_command(uid, TOOL);
+        cmd.args(args);
+        self.run_cmd(cmd)
+    }
+
+    /// One SMTP session of the real qmail-smtpd, client lines on stdin,
+    /// in the same namespace set-up as [`Fixture::run_in_namespace`].
+    pub fn smtpd_in_namespace(&self, uid: Option<u32>, env: &[(&str, &str)], input: &str) -> Run {
+        let mut cmd = self.namespace_command(uid, SMTPD);
+        cmd.envs(env.iter().copied());
+        self.run_cmd_with_input(cmd, input.as_bytes())
+    }
+
+    fn namespace_command(&self, uid: Option<u32>, program: &str) -> Command {
         let mut cmd = Command::new("unshare");
         cmd.args(["-m", "sh", "-c", r#"mount --bind "$0" /etc/passwd && exec "$@""#]);
         cmd.arg(self.passwd_file());
@@ -179,8 +194,8 @@ impl Fixture {
                 "--",
             ]);
         }
-        cmd.arg(TOOL).args(args).env("QMAILHOME", self.qmail());
-        self.run_cmd(cmd)
+        cmd.arg(program).env("QMAILHOME", self.qmail());
+        cmd
     }
 
     /// Runs the tool directly (no namespace, the machine's own passwd).
@@ -190,10 +205,22 @@ impl Fixture {
         self.run_cmd(cmd)
     }
 
-    pub fn run_cmd(&self, mut cmd: Command) -> Run {
-        let out = cmd.output().expect("run command");
+    pub fn run_cmd(&self, cmd: Command) -> Run {
+        self.run_cmd_with_input(cmd, b"")
+    }
+
+    pub fn run_cmd_with_input(&self, mut cmd: Command, input: &[u8]) -> Run {
+        use std::io::Write;
+        use std::process::Stdio;
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("run command");
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = stdin.write_all(input);
+        drop(stdin);
+        let out = child.wait_with_output().expect("wait for command");
         let mut context = String::new();
         let _ = writeln!(context, "command: {cmd:?}");
+        let _ = writeln!(context, "stdin: {:?}", String::from_utf8_lossy(input));
         let _ = writeln!(context, "env: {:?}", cmd.get_envs().collect::<Vec<_>>());
         let listing = Command::new("ls").args(["-lanR"]).arg(&self.root).output();
         if let Ok(l) = listing {
