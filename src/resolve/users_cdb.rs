@@ -388,6 +388,37 @@ pub(crate) mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Our fixtures are real cdb files: freecdb's cdbdump (the cdb code
+    /// qmail itself carries) reads back exactly the records qmail-newu
+    /// would have written.
+    #[test]
+    fn fixtures_are_what_freecdb_reads() {
+        if std::process::Command::new("cdbdump")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .is_err()
+        {
+            eprintln!("SKIPPED fixtures_are_what_freecdb_reads: no cdbdump (freecdb) installed");
+            return;
+        }
+        let dir = tempdir("cdb-freecdb");
+        let path = dir.join("cdb");
+        newu(
+            &path,
+            &[b"=Joe:joe:5001:5001:/h/joe:-:x:", b"+list-:l:5002:5002:/h/l:-::"],
+        );
+        let out = std::process::Command::new("cdbdump")
+            .stdin(std::fs::File::open(&path).unwrap())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let want: &[u8] = b"+5,24:!joe\0->joe\x005001\x005001\x00/h/joe\x00-\x00x\n\
+            +6,19:!list-->l\x005002\x005002\x00/h/l\x00-\x00\n\
+            +0,1:->-\n\n";
+        assert_eq!(out.stdout, want);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn opened_once() {
         let dir = tempdir("cdb-once");
