@@ -19,9 +19,9 @@ fn routing() -> Routing {
     )
 }
 
-/// A users/cdb path that does not exist, in a per-test directory.
+/// A users/cdb path that does not exist (its directory is never created).
 fn no_cdb(tag: &str) -> std::path::PathBuf {
-    tempdir(tag).join("cdb")
+    std::env::temp_dir().join(format!("resolve-{tag}-{}-absent", std::process::id())).join("cdb")
 }
 
 fn fake() -> Fake {
