@@ -277,6 +277,17 @@ mod tests {
         assert!(!badmailfrom(&HostSet::default(), b"spam@x.example"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics_and_respects_the_limit(arg in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
+            let got = parse(&arg, Some(b"me.example"), &mut Me(vec![[127, 0, 0, 1]])).unwrap();
+            if let Some(addr) = got {
+                proptest::prop_assert!(addr.len() < MAX_ADDR);
+                proptest::prop_assert!(addr.len() <= arg.len() + b"me.example".len());
+            }
+        }
+    }
+
     #[test]
     fn rcpthosts_suffixes() {
         let mut rh = Rcpthosts::from_hosts(Some(HostSet::new(vec![

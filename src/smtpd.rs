@@ -117,11 +117,19 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         max_unknown: env_ulong(env, "MAXUNKNOWNRCPT").map_or(DEFAULT_MAX_UNKNOWN, |n| n.min(u64::from(u32::MAX)) as u32),
         unknown_delay: env_ulong(env, "UNKNOWNRCPTDELAY").unwrap_or(0).min(3600),
     };
-    let queue_program = env
-        .get("QMAILQUEUE")
-        .map(OsString::from_vec)
-        .unwrap_or_else(|| OsString::from("bin/qmail-queue"));
+    let queue_program = queue_program(env.get("QMAILQUEUE"));
     Ok(Loaded { setup, timeout, queue_program })
+}
+
+/// qmail runs $QMAILQUEUE with execv, which never searches $PATH: a name
+/// without a slash is a file in the qmail home. Rust's Command would search
+/// $PATH for it, so such a name gets a `./`.
+fn queue_program(value: Option<Vec<u8>>) -> OsString {
+    match value {
+        Some(v) if v.contains(&b'/') => OsString::from_vec(v),
+        Some(v) => OsString::from_vec([b"./".as_slice(), &v].concat()),
+        None => OsString::from("bin/qmail-queue"),
+    }
 }
 
 /// The socket's own addresses, for inetd and xinetd, which set no TCP*
@@ -191,4 +199,17 @@ pub fn qmail_home(env: &dyn Env) -> OsString {
 /// True when `name` is set (to anything).
 pub fn is_set(env: &dyn Env, name: &str) -> bool {
     env.get(name).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_program_is_never_searched_in_path() {
+        assert_eq!(queue_program(None), OsString::from("bin/qmail-queue"));
+        assert_eq!(queue_program(Some(b"/usr/bin/q".to_vec())), OsString::from("/usr/bin/q"));
+        assert_eq!(queue_program(Some(b"bin/q".to_vec())), OsString::from("bin/q"));
+        assert_eq!(queue_program(Some(b"q".to_vec())), OsString::from("./q"));
+    }
 }
