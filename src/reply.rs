@@ -5,7 +5,6 @@
 //! and bounce classifiers in the wild match on them: do not "improve" them.
 
 pub const CONTROLS: &[u8] = b"421 unable to read controls (#4.3.0)\r\n";
-pub const NOMEM: &[u8] = b"421 out of memory (#4.3.0)\r\n";
 pub const IPME: &[u8] = b"421 unable to figure out my IP addresses (#4.3.0)\r\n";
 pub const CDB: &[u8] = b"421 unable to read cdb user database (#4.3.0)\r\n";
 pub const SYSUSERS: &[u8] = b"421 unable to read system user database (#4.3.0)\r\n";

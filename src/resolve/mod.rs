@@ -30,8 +30,8 @@
 //! - any non-"no such user" error from getpwnam is a 421, not only ETXTBSY;
 //! - `.qmail` names that would contain `/` after `.qmail` are never looked
 //!   at, and ENAMETOOLONG means "does not exist" ([`qmesearch`]);
-//! - a NUL byte in an address is looked up as LF, as qmail-smtpd's command
-//!   reader turns NUL into LF before qmail ever sees the address;
+//! - a NUL byte in an address (only the tool can pass one: the server's
+//!   command reader ends a line at a NUL) is looked up as LF;
 //! - passwd and stat answers are cached for the session, and users/cdb is
 //!   opened once per session instead of once per recipient.
 
@@ -144,9 +144,10 @@ impl<S: System> Resolver<S> {
     /// telling `sink` every step, and returns the verdict. [`Step::Log`]
     /// steps are the lines the server writes to its log.
     pub fn explain(&mut self, addr: &[u8], sink: &mut dyn FnMut(Step)) -> Verdict {
-        // qmail-smtpd's command reader turns NUL into LF before parsing, so
-        // qmail never routes an address with a NUL in it; do the same rather
-        // than let a NUL cut names short the way C strings would.
+        // The command reader already ends a line at a NUL (netqmail's C
+        // strings do), so the server never passes one. The tool might: look
+        // such an address up as LF, so no NUL can reach getpwnam or stat and
+        // cut a name short the way a C string would.
         let addr: Cow<[u8]> = if addr.contains(&0) {
             Cow::Owned(addr.iter().map(|&b| if b == 0 { b'\n' } else { b }).collect())
         } else {
