@@ -9,6 +9,8 @@
 //! ctl NAME TEXT      control/NAME gets TEXT (`\n`, `\r`, `\t`, `\0`, `\\` escapes) + LF
 //! env NAME=VALUE     environment for the server
 //! queue N            the stand-in qmail-queue exits N (default 0)
+//! queue unstartable  qmail-queue cannot be started (pipe/fork failure;
+//!                    in-process only)
 //! only inprocess     skip the binary run (or: only binary)
 //! C: TEXT            the client sends TEXT + CRLF (escapes as above)
 //! C> TEXT            the client sends TEXT as is (escapes as above)
@@ -41,6 +43,7 @@ struct Transcript {
     controls: BTreeMap<String, Vec<u8>>,
     env: BTreeMap<String, String>,
     queue_exit: i32,
+    queue_unstartable: bool,
     input: Vec<u8>,
     expected: Vec<u8>,
     exit: Option<i32>,
@@ -90,6 +93,7 @@ fn parse(path: &Path) -> Transcript {
                 let (k, v) = rest.split_once('=').unwrap();
                 t.env.insert(k.to_string(), v.to_string());
             }
+            "queue" if rest == "unstartable" => t.queue_unstartable = true,
             "queue" => t.queue_exit = rest.parse().unwrap(),
             "only" => t.only = Some(rest.to_string()),
             "exit" => t.exit = Some(rest.parse().unwrap()),
@@ -222,6 +226,7 @@ fn run_in_process(t: &Transcript, chunk: usize) -> (Vec<u8>, i32) {
         match action {
             Action::NeedInput if pending.is_empty() => return (out, 1),
             Action::NeedInput | Action::Sleep(_) => {}
+            Action::StartQueue if t.queue_unstartable => s.queue_started(Started::Failed, 1_795_984_426),
             Action::StartQueue => {
                 s.queue_started(Started::Running(4242), 1_795_984_426);
                 queued = true;
