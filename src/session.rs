@@ -311,6 +311,7 @@ impl<'a> Session<'a> {
         };
         if self.flag_barf {
             self.out.extend_from_slice(reply::BADMAILFROM);
+            log_rcpt(&addr, "refused: sender in badmailfrom");
             return None;
         }
         if let Some(suffix) = &self.setup.relayclient {
@@ -320,6 +321,7 @@ impl<'a> Session<'a> {
                 Ok(true) => {}
                 Ok(false) => {
                     self.out.extend_from_slice(reply::NOGATEWAY);
+                    log_rcpt(&addr, "refused: domain not in rcpthosts");
                     return None;
                 }
                 Err(_) => return Some(self.die(reply::CONTROLS)),
@@ -327,13 +329,14 @@ impl<'a> Session<'a> {
         }
         if self.rcpt_count >= self.setup.max_rcpt {
             self.out.extend_from_slice(reply::TOO_MANY_RCPTS);
+            log_rcpt(&addr, "refused: too many recipients");
             return None;
         }
         // With QMAILRRTDENYALL, once one recipient is unknown the message
         // will be refused at DATA, so the rest need no check.
         if !(self.setup.deny_all && self.deny_any) {
             match self.rcpt_check.check(&addr) {
-                Verdict::Accept => {}
+                Verdict::Accept => log_rcpt(&addr, "accepted"),
                 Verdict::CdbTrouble => return Some(self.die(reply::CDB)),
                 Verdict::SysTrouble => return Some(self.die(reply::SYSUSERS)),
                 Verdict::Unknown => {
@@ -341,6 +344,7 @@ impl<'a> Session<'a> {
                         return Some(action);
                     }
                     if !self.setup.deny_all {
+                        log_rcpt(&addr, "refused: no mailbox here by that name");
                         self.out.extend_from_slice(reply::NO_MAILBOX);
                         return self.unknown_delay();
                     }
@@ -471,6 +475,7 @@ impl<'a> Session<'a> {
         let write_error = write_error || data.failed();
         match queue::classify(&outcome, write_error, custom) {
             queue::Verdict::Accepted => {
+                log::info!("message accepted: qp {}", qp.unwrap_or(0));
                 self.out.extend_from_slice(format!("250 ok {} qp {}\r\n", now, qp.unwrap_or(0)).as_bytes());
             }
             _ if data.hops() >= data::MAX_HOPS => self.out.extend_from_slice(reply::TOO_MANY_HOPS),
@@ -482,6 +487,7 @@ impl<'a> Session<'a> {
     }
 
     fn reply_text(&mut self, code: &[u8], text: &[u8]) {
+        log::info!("message refused: {}{}", String::from_utf8_lossy(code), String::from_utf8_lossy(text));
         self.out.extend_from_slice(code);
         self.out.extend_from_slice(text);
         self.out.extend_from_slice(b"\r\n");
@@ -492,4 +498,9 @@ impl<'a> Session<'a> {
     pub fn in_data(&self) -> bool {
         matches!(self.phase, Phase::Data { .. })
     }
+}
+
+/// One recipient decision, at debug level (`SMTPD_LOGLEVEL=debug`).
+fn log_rcpt(addr: &[u8], decision: &str) {
+    log::debug!("rcpt {}: {decision}", String::from_utf8_lossy(addr));
 }
