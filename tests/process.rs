@@ -904,14 +904,35 @@ fn localiphost_replaces_own_ip_literals() {
         &f,
         &[],
         "a@[127.0.0.1]",
-        &["u@[127.0.0.1]", "v@[192.0.2.199]", "w@example.com"],
+        &[
+            "u@[127.0.0.1]",
+            "v@[198.51.100.199]",
+            "w@example.com",
+            // netqmail's ipme always lists 0.0.0.0.
+            "x@[0.0.0.0]",
+            // Not a whole literal: left alone (and not in rcpthosts).
+            "y@[127.0.0.1].example",
+        ],
     );
     out.assert_stdout(format!(
-        "{G}250 ok\r\n250 ok\r\n{NOGATEWAY}250 ok\r\n354 go ahead\r\n{ACCEPTED}{BYE}"
+        "{G}250 ok\r\n250 ok\r\n{NOGATEWAY}250 ok\r\n250 ok\r\n{NOGATEWAY}354 go ahead\r\n{ACCEPTED}{BYE}"
     ));
     out.assert_queued(
         format!("{RCVD}x\n"),
-        b"Fa@lip.example\0Tu@lip.example\0Tw@example.com\0\0",
+        b"Fa@lip.example\0Tu@lip.example\0Tw@example.com\0Tx@lip.example\0\0",
+    );
+}
+
+#[test]
+fn localiphost_off_without_localiphost_and_me() {
+    let f = Fixture::with_controls("localiphost-off", &[("smtpgreeting", "greet.example")]);
+    let out = rcpts(&f, &[], SENDER, &["u@[127.0.0.1]"]);
+    out.assert_stdout(
+        "220 greet.example ESMTP\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n250 ok UNIXTIME qp PID\r\n221 greet.example\r\n",
+    );
+    out.assert_queued(
+        format!("{RCVD}x\n"),
+        b"Falice@sender.example\0Tu@[127.0.0.1]\0\0",
     );
 }
 
