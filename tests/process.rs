@@ -1277,3 +1277,238 @@ fn memory_stays_bounded_for_endless_recipients() {
         n - 1000
     );
 }
+
+// ---- invariants over many random sessions ----------------------------------------
+
+/// A small deterministic PRNG (xorshift64*), so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// A random client: commands in any order, messages with every kind of
+/// line end and dot, junk, overlong lines, and sometimes an abrupt end.
+fn random_session(rng: &mut Rng) -> Vec<u8> {
+    const COMMANDS: &[&str] = &[
+        "HELO client.example\r\n",
+        "EHLO other.example\r\n",
+        "MAIL FROM:<alice@sender.example>\r\n",
+        "MAIL FROM:<>\r\n",
+        "mail from: bare@sender.example\r\n",
+        "MAIL FROM:<spam@bad.example>\r\n",
+        "RCPT TO:<bob@example.com>\r\n",
+        "RCPT TO:<carol@EXAMPLE.com>\r\n",
+        "RCPT TO:<x@other.example>\r\n",
+        "RCPT TO:<\"quoted local\"@example.com>\r\n",
+        "RCPT TO:nodomain\r\n",
+        "DATA\r\n",
+        "RSET\r\n",
+        "NOOP\r\n",
+        "VRFY bob\r\n",
+        "HELP\r\n",
+        "BDAT 10\r\n",
+        "\r\n",
+        "\n",
+        "data\n",
+    ];
+    const BODY: &[&[u8]] = &[
+        b"Subject: x\r\n",
+        b"Received: from a\r\n",
+        b"\r\n",
+        b"text line\r\n",
+        b"..stuffed\r\n",
+        b".\r\n",
+        b".\n",
+        b"bare\nLF\r\n",
+        b"bare\rCR\r\n",
+        b".\rx\r\n",
+        b"\r\r\n",
+        b"\x00\xff 8bit\r\n",
+        b"QUIT\r\n",
+    ];
+    let mut v = Vec::new();
+    let n = 1 + rng.below(25);
+    for _ in 0..n {
+        match rng.below(10) {
+            0..=3 => v.extend_from_slice(rng.pick(COMMANDS).as_bytes()),
+            4..=6 => {
+                // A whole transaction, usually well-formed.
+                v.extend_from_slice(rng.pick(&COMMANDS[2..6]).as_bytes());
+                for _ in 0..1 + rng.below(3) {
+                    v.extend_from_slice(rng.pick(&COMMANDS[6..11]).as_bytes());
+                }
+                v.extend_from_slice(b"DATA\r\n");
+                for _ in 0..rng.below(6) {
+                    let line = *rng.pick(BODY);
+                    // Mostly clean lines, so many messages get through.
+                    if rng.below(4) == 0
+                        || !(line.contains(&b'\r') && !line.ends_with(b"\r\n")
+                            || line == b".\n"
+                            || line == b"bare\nLF\r\n"
+                            || line == b"bare\rCR\r\n"
+                            || line == b".\rx\r\n"
+                            || line == b"\r\r\n")
+                    {
+                        v.extend_from_slice(line);
+                    }
+                }
+                if rng.below(6) > 0 {
+                    v.extend_from_slice(b".\r\n");
+                }
+            }
+            7 => {
+                for _ in 0..rng.below(8) {
+                    v.extend_from_slice(*rng.pick(BODY));
+                }
+            }
+            8 => {
+                let len = rng.below(40);
+                for _ in 0..len {
+                    v.push(rng.next() as u8);
+                }
+            }
+            _ => {
+                let len = [10, 8190, 8193, 20_000][rng.below(4)];
+                v.extend(std::iter::repeat_n(b'w', len));
+                v.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+    if rng.below(3) > 0 {
+        v.extend_from_slice(b"QUIT\r\n");
+    }
+    v
+}
+
+/// 250 random sessions (QMAIL_TEST_SEED=N replays or varies them;
+/// QMAIL_TEST_STATS=1 prints one line per session): whatever the client
+/// sends, the binary exits 0 or 1, writes only well-formed reply lines,
+/// starts qmail-queue once per 354, answers `250 ok ... qp` exactly for
+/// the messages that were queued, and queues only well-formed envelopes
+/// and messages (our header, LF line ends, no bare CR, within databytes).
+#[test]
+fn random_sessions_keep_the_invariants() {
+    let f = fixture("random");
+    f.control("badmailfrom", "spam@bad.example\n");
+    f.control("databytes", "200\n");
+    let seed: u64 = std::env::var("QMAIL_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_cafe_f00d_0001);
+    let mut rng = Rng(seed);
+    for case in 0..250 {
+        let input = random_session(&mut rng);
+        let out = f.run(STD_ENV, &input);
+        let ctx = format!("seed {seed:#x}, case {case}");
+        if std::env::var_os("QMAIL_TEST_STATS").is_some() {
+            eprintln!(
+                "STAT code={:?} calls={} queued={} len={}",
+                out.code(),
+                out.calls.len(),
+                out.queued().len(),
+                input.len()
+            );
+        }
+        // Exit 0 (after QUIT) or 1; never a signal (a panic aborts).
+        let code = match out.code() {
+            Some(c @ (0 | 1)) => c,
+            _ => out.fail(&format!("{ctx}: exit status {:?}", out.status)),
+        };
+        // Only well-formed reply lines.
+        let text = out.stdout.clone();
+        if !text.is_empty() && !text.ends_with(b"\r\n") {
+            out.fail(&format!("{ctx}: output does not end with CRLF"));
+        }
+        let lines: Vec<&[u8]> = text.split_inclusive(|&b| b == b'\n').collect();
+        for l in &lines {
+            let ok = l.len() >= 6
+                && l[..3].iter().all(u8::is_ascii_digit)
+                && (l[3] == b' ' || l[3] == b'-')
+                && l.ends_with(b"\r\n")
+                && !l[..l.len() - 2].contains(&b'\r')
+                && l[..l.len() - 2].iter().all(|&b| b >= 0x20 && b < 0x7f);
+            if !ok {
+                out.fail(&format!(
+                    "{ctx}: malformed reply line {:?}",
+                    l.escape_ascii().to_string()
+                ));
+            }
+        }
+        if lines.first() != Some(&G.as_bytes()) {
+            out.fail(&format!("{ctx}: no greeting first"));
+        }
+        if code == 0 && lines.last() != Some(&BYE.as_bytes()) {
+            out.fail(&format!("{ctx}: exit 0 without a 221 last"));
+        }
+        // One qmail-queue run per 354, and a 250 for exactly the runs that
+        // got an envelope.
+        let go_ahead = lines.iter().filter(|l| **l == b"354 go ahead\r\n").count();
+        if go_ahead != out.calls.len() {
+            out.fail(&format!(
+                "{ctx}: {go_ahead} times 354 but {} qmail-queue runs",
+                out.calls.len()
+            ));
+        }
+        let accepted = lines
+            .iter()
+            .filter(|l| l.starts_with(b"250 ok ") && l.len() > b"250 ok \r\n".len())
+            .count();
+        let queued = out.queued();
+        if accepted != queued.len() {
+            out.fail(&format!(
+                "{ctx}: {accepted} messages accepted but {} queued",
+                queued.len()
+            ));
+        }
+        if let Err(e) = out.masked_stdout() {
+            out.fail(&format!("{ctx}: {e}"));
+        }
+        for (m, e) in &queued {
+            // A well-formed envelope: F sender NUL, T recipients NUL, NUL.
+            let ok = e.first() == Some(&b'F')
+                && e.ends_with(b"\0\0")
+                && e[..e.len() - 1]
+                    .split(|&b| b == 0)
+                    .skip(1)
+                    .filter(|p| !p.is_empty())
+                    .all(|p| p[0] == b'T');
+            if !ok {
+                out.fail(&format!(
+                    "{ctx}: malformed envelope {:?}",
+                    e.escape_ascii().to_string()
+                ));
+            }
+            // The message: our header, no CR before LF, within databytes.
+            if !m.starts_with(b"Received: from client.example") {
+                out.fail(&format!("{ctx}: queued message lacks the Received header"));
+            }
+            if m.windows(2).any(|w| w == b"\r\n") {
+                out.fail(&format!("{ctx}: queued message has a CRLF"));
+            }
+            if m.contains(&b'\r') {
+                out.fail(&format!("{ctx}: a bare CR was queued without ALLOWBARECR"));
+            }
+            let header_len = m
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .nth(1)
+                .map_or(m.len(), |(i, _)| i + 1);
+            if m.len() - header_len > 200 {
+                out.fail(&format!("{ctx}: a message over databytes was queued"));
+            }
+        }
+    }
+}
