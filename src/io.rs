@@ -196,7 +196,9 @@ fn drive(session: &mut Session, client: &Client, queue_program: &OsString) -> Re
                 std::thread::sleep(Duration::from_secs(secs));
             }
             Action::Exit(code) => {
-                let _ = client.flush(session.output());
+                // A QUIT whose 221 cannot be written is not a clean end:
+                // netqmail's write error exits 1 too.
+                client.flush(session.output())?;
                 return Err(End::Exit(code));
             }
         }

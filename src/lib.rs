@@ -5,7 +5,7 @@
 //! The SMTP session is a sans-IO state machine ([`session::Session`]): it is
 //! fed bytes and answers with replies and effects. The only code that touches
 //! file descriptors is in [`io`] and [`queue`].
-#![deny(unsafe_code)] // one exception: the fd 6 hook in queue.rs
+#![forbid(unsafe_code)]
 
 pub mod addr;
 pub mod command;
