@@ -5,7 +5,7 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -202,6 +202,20 @@ fn drive(session: &mut Session, client: &Client, queue_program: &OsString) -> Re
                 return Err(End::Exit(code));
             }
         }
+    }
+}
+
+/// Makes sure fds 0, 1 and 2 are open (on /dev/null if they were closed),
+/// as Rust's runtime would, so no pipe or file of ours can take one of
+/// their numbers and receive replies or log lines by mistake.
+pub fn ensure_standard_fds() {
+    // open() takes the lowest free number: while that is below 3 it fills a
+    // hole and is kept; the first one above is closed again.
+    while let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        if null.as_fd().as_raw_fd() >= 3 {
+            break;
+        }
+        std::mem::forget(null);
     }
 }
 

@@ -1,5 +1,12 @@
 //! qmail-smtpd: receive mail via SMTP, refusing unknown local recipients.
 //! Started once per connection by tcpserver, inetd or xinetd.
+//!
+//! tcpserver starts one process per connection, so start-up is paid for
+//! every message. This binary therefore skips Rust's runtime set-up (about
+//! 120 µs here: it reads /proc/self/maps for a stack guard and maps a
+//! signal stack) with `no_main`, and does by hand the two parts that
+//! matter: SIGPIPE ignored, and fds 0-2 guaranteed open.
+#![no_main]
 
 use std::io::Write;
 
@@ -13,9 +20,24 @@ fn die(text: &[u8]) -> ! {
     std::process::exit(1)
 }
 
-fn main() {
-    // SIGPIPE is already ignored by the Rust runtime; a vanished client shows
-    // up as a write error instead.
+/// The C entry point; see the module comment for why not Rust's `main`.
+#[unsafe(no_mangle)]
+pub extern "C" fn main(_argc: std::ffi::c_int, _argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
+    ignore_sigpipe();
+    io::ensure_standard_fds();
+    run()
+}
+
+/// As qmail-smtpd does: a vanished client shows up as a write error, not a
+/// signal. qmail-queue inherits it, as it does from netqmail's.
+#[allow(unsafe_code)]
+fn ignore_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: installs SIG_IGN, not a handler; no other thread exists yet.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+}
+
+fn run() -> ! {
     io::protect_stderr();
     let env = ProcessEnv;
     logger::init(logger::parse_level(env.get("SMTPD_LOGLEVEL").as_deref().and_then(|v| std::str::from_utf8(v).ok())));
