@@ -3,7 +3,7 @@
 #   make                 build the release binaries (cargo build --release)
 #   make test            the whole test suite (what .ci/run calls)
 #   make demo            one SMTP session against a throw-away qmail home
-#   make bench           benchmarks (scripts/bench.sh)
+#   make bench           benchmarks: figures, floors and ratios
 #   make install         install into $(DESTDIR)$(PREFIX), default /var/qmail
 #   make clean
 #
@@ -60,12 +60,10 @@ check-man:
 demo:
 	scripts/demo.sh
 
+# Figures with floors and ratios (see README, Benchmarks). Set
+# BENCH_C_SMTPD=/path/to/qmail-smtpd for a column measuring netqmail's.
 bench:
-	@if [ -x scripts/bench.sh ]; then \
-	  scripts/bench.sh; \
-	else \
-	  echo "make bench: not yet (scripts/bench.sh is still to come)"; \
-	fi
+	$(CARGO) bench --bench smtpd
 
 # Built by "make" if missing, so "make && sudo make install" does not need
 # cargo in root's PATH.

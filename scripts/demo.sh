@@ -16,8 +16,10 @@ set -eu -o pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-bindir=${CARGO_TARGET_DIR:-$top/target}/release
-demo=$top/target/demo
+# DEMO_BIN (a directory holding built binaries) skips the build and
+# DEMO_DIR moves the qmail home: the test suite uses both.
+bindir=${DEMO_BIN:-${CARGO_TARGET_DIR:-$top/target}/release}
+demo=${DEMO_DIR:-$top/target/demo}
 domain=demo.example
 
 say() { printf '\n=== %s\n' "$*"; }
@@ -26,8 +28,10 @@ die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) first"
 command -v python3 >/dev/null || die "python3 not found: it compiles users/assign (scripts/qmail-newu.py)"
 
-say "Building (cargo build --release)"
-cargo build --release
+if [ -z "${DEMO_BIN:-}" ]; then
+  say "Building (cargo build --release)"
+  cargo build --release
+fi
 [ -x "$bindir/qmail-smtpd" ] || die "no $bindir/qmail-smtpd after the build"
 
 say "Making a qmail home in target/demo/"
