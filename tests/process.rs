@@ -1069,8 +1069,9 @@ fn extra_arguments_do_not_break_startup() {
 
 #[test]
 fn a_client_that_stopped_reading_ends_the_session_without_sigpipe() {
-    // SIGPIPE is ignored: the failed write ends the process with exit 1,
-    // not death by signal.
+    // SIGPIPE is ignored: the failed write (of the greeting: the reply
+    // side is closed before the binary starts) ends the process with exit
+    // 1, not death by signal.
     let f = fixture("sigpipe");
     let out = f
         .cmd()
@@ -1078,6 +1079,67 @@ fn a_client_that_stopped_reading_ends_the_session_without_sigpipe() {
         .input("NOOP\r\nNOOP\r\nQUIT\r\n")
         .run();
     out.assert_exit(1);
+    let out = f.cmd().close_stdout().input("QUIT\r\n").run();
+    out.assert_exit(1);
+}
+
+#[test]
+fn quit_whose_reply_cannot_be_written_exits_1() {
+    // The client takes the greeting, closes its receiving side and sends
+    // QUIT: the 221 cannot be written. netqmail's smtp_quit flushes, and a
+    // failed write is die_write(): exit 1. SPEC 1's "QUIT ends it with exit
+    // code 0" is about a QUIT that was answered.
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    let f = fixture("quit-epipe");
+    // No other thread forks while this runs, so our pipe ends are the
+    // only ones.
+    let guard = support::exclusive();
+    let mut child = Command::new(support::bin())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("QMAILHOME", &f.home)
+        .env("QMAILQUEUE", f.queue_program())
+        .env("NOREALRCPTTO", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    // Kills the binary should it hang; cancelled (by dropping `cancel`)
+    // as soon as it has been waited for.
+    let (cancel, cancelled) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if cancelled.recv_timeout(Duration::from_secs(30))
+            == Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut greeting = Vec::new();
+    let mut byte = [0u8; 1];
+    while !greeting.ends_with(b"\r\n") && stdout.read(&mut byte).unwrap_or(0) == 1 {
+        greeting.push(byte[0]);
+    }
+    assert_eq!(support::show(&greeting), support::show(G.as_bytes()));
+    drop(stdout);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"QUIT\r\n").unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    drop(cancel);
+    let _ = watchdog.join();
+    drop(guard);
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "QUIT whose 221 could not be written: expected exit 1 (netqmail's die_write), got {status:?}"
+    );
 }
 
 #[test]

@@ -163,6 +163,13 @@ pub fn spawn(cmd: &mut Command) -> std::io::Result<std::process::Child> {
     cmd.spawn()
 }
 
+/// Holds off every spawn through [`spawn`] (and every executable write)
+/// while the guard lives: for a test that needs to be sure no other
+/// process holds a copy of its pipes.
+pub fn exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
+    EXEC_LOCK.write().unwrap_or_else(|e| e.into_inner())
+}
+
 /// `cmd.output()`, spawned through [`spawn`].
 pub fn output(cmd: &mut Command) -> std::io::Result<std::process::Output> {
     cmd.stdin(Stdio::null())
@@ -585,15 +592,27 @@ impl<'a> Run<'a> {
         let mut cmd = self.command();
         let started = SystemTime::now();
         let t0 = Instant::now();
-        let mut child = spawn(&mut cmd)
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}\n{describe}", bin().display()));
-        let mut stdin = child.stdin.take().unwrap();
         let mode = self.stdout;
+        // A closed reply side: the binary's fd 1 is a pipe whose read end
+        // is closed before it starts, so its very first write fails. No
+        // other thread may fork while that read end exists (a child would
+        // hold it open until it execs).
+        let exclusive = (mode == StdoutMode::Closed)
+            .then(|| EXEC_LOCK.write().unwrap_or_else(|e| e.into_inner()));
+        let spawned = if exclusive.is_some() {
+            let (r, w) = nix::unistd::pipe().expect("pipe");
+            drop(r);
+            cmd.stdout(Stdio::from(w));
+            cmd.spawn()
+        } else {
+            spawn(&mut cmd)
+        };
+        drop(exclusive);
+        let mut child =
+            spawned.unwrap_or_else(|e| panic!("cannot start {}: {e}\n{describe}", bin().display()));
+        let mut stdin = child.stdin.take().unwrap();
         let mut stdout = child.stdout.take();
         let client_pipes = [pipe_inode(&stdin), stdout.as_ref().and_then(pipe_inode)];
-        if mode == StdoutMode::Closed {
-            stdout = None;
-        }
         let mut stderr = child.stderr.take().unwrap();
         let input = self.input.clone();
         let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
