@@ -21,7 +21,7 @@ use crate::resolve::{RcptCheck, Verdict};
 pub const MAX_LINE: usize = 8192;
 
 /// Flush the queue buffer to qmail-queue beyond this many bytes.
-const QUEUE_CHUNK: usize = 64 * 1024;
+const QUEUE_CHUNK: usize = 32 * 1024;
 
 /// Everything the session learns from the configuration and the environment
 /// once, at start-up.
@@ -131,7 +131,10 @@ impl<'a> Session<'a> {
             rcpt_check,
             phase: Phase::Commands,
             out: Vec::with_capacity(1024),
-            queue: Vec::new(),
+            // Allocated once, up front: a session that has started never
+            // needs more memory for a message, whatever its size (this
+            // matters under softlimit).
+            queue: Vec::with_capacity(QUEUE_CHUNK + 2 * 1024),
             line: Vec::new(),
             overlong: false,
             fake_helo: None,
@@ -436,7 +439,13 @@ impl<'a> Session<'a> {
         let Phase::Data { data, .. } = &mut self.phase else {
             unreachable!("handle_data outside DATA");
         };
-        let (n, status) = data.feed(input, &mut self.queue);
+        // The machine never stores more bytes than it consumes, so feeding
+        // at most the room left keeps the buffer within its capacity.
+        let room = QUEUE_CHUNK.saturating_sub(self.queue.len());
+        if room == 0 {
+            return (0, Action::WriteQueue);
+        }
+        let (n, status) = data.feed(&input[..input.len().min(room)], &mut self.queue);
         match status {
             data::Status::StrayNewline => (n, self.die(reply::STRAY_NEWLINE)),
             data::Status::More if self.queue.len() >= QUEUE_CHUNK => (n, Action::WriteQueue),
