@@ -6,16 +6,36 @@
 //! Layout of a fixture:
 //!
 //! ```text
-//! ROOT/home/            QMAILHOME (control/ inside)
+//! ROOT/home/              QMAILHOME (control/ inside)
 //! ROOT/queue/qmail-queue  the stand-in qmail-queue ($QMAILQUEUE)
-//! ROOT/queue/N.pid      pid of the N-th qmail-queue run (N = 0, 1, ...)
-//! ROOT/queue/N.message  what it read on fd 0
-//! ROOT/queue/N.envelope what it read on fd 1
+//! ROOT/queue/N.pid        pid of the N-th qmail-queue run (N = 0, 1, ...)
+//! ROOT/queue/N.message    what it read on fd 0
+//! ROOT/queue/N.envelope   what it read on fd 1
+//! ROOT/queue/N.fds        its open descriptors (Queue::RecordFds only)
 //! ```
 //!
+//! Typical use:
+//!
+//! ```ignore
+//! let f = Fixture::with_controls("name", &[("me", "mx.example\n")]);
+//! f.queue(Queue::Record(0));
+//! let out = f.run(&[("TCPREMOTEIP", "192.0.2.1")], "MAIL FROM:<a@b>\r\n...");
+//! out.assert_stdout("220 mx.example ESMTP\r\n...").assert_exit(0);
+//! out.assert_queued("Received: from unknown (192.0.2.1)\n  by unknown with SMTP; DATE\n...", b"Fa@b\0Tc@d\0\0");
+//! ```
+//!
+//! `250 ok UNIXTIME qp PID` replies are checked (time within the run, pid
+//! one of qmail-queue's) and masked to exactly that text; the Received
+//! date is checked and masked as `DATE`; everything else is compared byte
+//! for byte.
+//!
 //! Every failed assertion prints the command, its environment, a listing of
-//! the fixture directory, stdout and stderr. A fixture whose test panicked
-//! is kept on disk for inspection; otherwise it is removed.
+//! the fixture directory, stdout and stderr, and what qmail-queue got. A
+//! fixture whose test panicked is kept on disk for inspection; otherwise it
+//! is removed.
+//!
+//! Test threads run in parallel: spawn through [`spawn`] / [`output`], so
+//! no child is forked while a stand-in script is being written (ETXTBSY).
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
