@@ -57,6 +57,11 @@ if rrt:
         ("    if (!addrallowed()) { err_nogateway(); return; }\n",
          "    if (!addrallowed()) { err_nogateway(); return; }\n"
          '  if (!norrt && !realrcptto(addr.s)) { out("550 sorry, no mailbox here by that name. (#5.1.1)\\r\\n"); return; }\n'),
+        # QMAILRRTDENYALL: DATA refused after the 503 checks, the
+        # transaction left open (SPEC 6 and 7).
+        ("  if (!rcptto.len) { err_wantrcpt(); return; }\n",
+         "  if (!rcptto.len) { err_wantrcpt(); return; }\n"
+         '  if (!norrt && realrcptto_deny()) { out("554 sorry, no mailbox here by that name. (#5.1.1)\\r\\n"); return; }\n'),
     ]
 edit("qmail-smtpd.c", pairs)
 EOF
