@@ -35,13 +35,12 @@ all: build
 build:
 	$(CARGO) build --release
 
-# Unit, integration and property tests of every target (--all-targets does
-# not include doctests, hence the second run); then any shell test scripts
+# Unit, integration, property and doc tests (not --all-targets: that would
+# run the no_main server binary as a test harness); then any shell scripts
 # under tests/ (executable tests/*.sh, e.g. tcpserver/swaks end-to-end
 # runs), then a lint of the man pages when groff is there.
 test:
-	$(CARGO) test --release --all-targets
-	$(CARGO) test --release --doc
+	$(CARGO) test --release
 	@set -e; for t in tests/*.sh; do \
 	  if [ -x "$$t" ]; then echo "== $$t"; "$$t"; fi; \
 	done
