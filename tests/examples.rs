@@ -1,0 +1,156 @@
+//! The example files in examples/ work as shipped: the tcprules file
+//! compiles and grants RELAYCLIENT to localhost through the real tcpserver,
+//! the daemontools scripts parse, and the xinetd service file serves SMTP
+//! through the real xinetd.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn top() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+struct Kill(Child, PathBuf);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1);
+    }
+}
+
+fn home(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("examples-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("control")).unwrap();
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::write(dir.join("control/me"), "mx.example\n").unwrap();
+    std::fs::write(dir.join("control/rcpthosts"), "mx.example\n").unwrap();
+    let q = dir.join("bin/qmail-queue");
+    std::fs::write(&q, "#!/bin/sh\nexec 3<&1\ncat > \"$0.message\"\ncat <&3 > \"$0.envelope\"\n").unwrap();
+    std::fs::set_permissions(&q, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Connects (retrying while the server starts) and runs one session.
+fn session(port: u16, input: &[u8]) -> String {
+    let start = Instant::now();
+    let mut s = loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => break s,
+            Err(e) if start.elapsed() < Duration::from_secs(10) => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("server on port {port} never answered: {e}"),
+        }
+    };
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(input).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+const RELAY_SESSION: &[u8] = b"HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<u@elsewhere.example>\r\nQUIT\r\n";
+
+#[test]
+fn tcp_smtp_rules_grant_relaying_to_localhost() {
+    let dir = home("tcprules");
+    let cdb = dir.join("tcp.smtp.cdb");
+    let rules = std::fs::read(top().join("examples/tcp.smtp")).unwrap();
+    let mut tcprules = Command::new("tcprules")
+        .arg(&cdb)
+        .arg(dir.join("tcp.smtp.tmp"))
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("tcprules (Debian package ucspi-tcp)");
+    tcprules.stdin.take().unwrap().write_all(&rules).unwrap();
+    assert!(tcprules.wait().unwrap().success(), "examples/tcp.smtp does not compile");
+    let port = free_port();
+    let server = Command::new("tcpserver")
+        .args(["-H", "-R", "-l", "mx.example", "-x"])
+        .arg(&cdb)
+        .args(["127.0.0.1", &port.to_string()])
+        .arg(env!("CARGO_BIN_EXE_qmail-smtpd"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("QMAILHOME", &dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tcpserver (Debian package ucspi-tcp)");
+    let _guard = Kill(server, dir);
+    let out = session(port, RELAY_SESSION);
+    assert_eq!(out, "220 mx.example ESMTP\r\n250 mx.example\r\n250 ok\r\n250 ok\r\n221 mx.example\r\n");
+}
+
+#[test]
+fn daemontools_scripts_parse() {
+    for script in ["examples/service/qmail-smtpd/run", "examples/service/qmail-smtpd/log/run"] {
+        let p = top().join(script);
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o111, 0o111, "{script} must be executable");
+        let st = Command::new("sh").arg("-n").arg(&p).status().unwrap();
+        assert!(st.success(), "{script} does not parse");
+    }
+    let run = std::fs::read_to_string(top().join("examples/service/qmail-smtpd/run")).unwrap();
+    assert!(run.contains("/var/qmail/bin/qmail-smtpd") && run.contains("softlimit -m"), "{run}");
+}
+
+#[test]
+fn xinetd_service_file_serves_smtp() {
+    let xinetd = ["/usr/sbin/xinetd", "/usr/bin/xinetd"].into_iter().map(Path::new).find(|p| p.exists());
+    let xinetd = xinetd.expect("xinetd (Debian package xinetd)");
+    let dir = home("xinetd");
+    let port = free_port();
+    // The shipped file, pointed at this build, this port and a test home;
+    // everything else (socket type, wait, flags) as shipped.
+    let shipped = std::fs::read_to_string(top().join("examples/xinetd.d/smtp")).unwrap();
+    let mut conf = String::from("defaults\n{\n}\n");
+    for line in shipped.lines() {
+        let key = line.split_whitespace().next().unwrap_or("");
+        match key {
+            "service" => conf.push_str("service qmail-smtpd-test\n"),
+            "user" => conf.push_str("    user = root\n"),
+            "group" => conf.push_str("    group = root\n"),
+            "server" => conf.push_str(&format!(
+                "    server = {}\n    type = UNLISTED\n    port = {port}\n    bind = 127.0.0.1\n    env = QMAILHOME={} SMTPD_LOGLEVEL=debug\n",
+                env!("CARGO_BIN_EXE_qmail-smtpd"),
+                dir.display()
+            )),
+            _ => {
+                conf.push_str(line);
+                conf.push('\n');
+            }
+        }
+    }
+    let conf_path = dir.join("xinetd.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let server = Command::new(xinetd)
+        .args(["-dontfork", "-stayalive", "-f"])
+        .arg(&conf_path)
+        .arg("-pidfile")
+        .arg(dir.join("xinetd.pid"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dir2 = dir.clone();
+    let _guard = Kill(server, dir2);
+    let out = session(port, b"HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<u@elsewhere.example>\r\nRCPT TO:<u@mx.example>\r\nQUIT\r\n");
+    // No TCP* variables under xinetd, and stderr is the socket: only SMTP
+    // replies reach the client, never a log line.
+    assert_eq!(
+        out,
+        "220 mx.example ESMTP\r\n250 mx.example\r\n250 ok\r\n553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)\r\n\
+         550 sorry, no mailbox here by that name. (#5.1.1)\r\n221 mx.example\r\n"
+    );
+}
