@@ -263,3 +263,20 @@ fn pipelined_rcpts_beyond_the_limit_get_452() {
     assert_eq!(text.matches("250 ok\r\n").count(), 1 + 50);
     assert_eq!(text.matches("452 sorry, too many recipients (#4.5.3)\r\n").count(), 200_000 - 50);
 }
+
+#[test]
+fn unknown_recipient_delay_is_a_sleep_after_the_550() {
+    let (mut ipme, mut check) = (NoIp, Fake);
+    let mut setup = setup(None);
+    setup.unknown_delay = 3;
+    let mut s = Session::new(setup, &mut ipme, &mut check);
+    let input = b"MAIL FROM:<a@b>\r\nRCPT TO:<no@example.com>\r\nRCPT TO:<u@example.com>\r\n";
+    let (used, action) = s.handle(input);
+    assert_eq!(action, Action::Sleep(3));
+    assert_eq!(s.output().as_slice(), b"250 ok\r\n550 sorry, no mailbox here by that name. (#5.1.1)\r\n");
+    s.output().clear();
+    // Known recipients are not delayed.
+    let (rest, action) = s.handle(&input[used..]);
+    assert_eq!((used + rest, action), (input.len(), Action::NeedInput));
+    assert_eq!(s.output().as_slice(), b"250 ok\r\n");
+}
