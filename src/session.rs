@@ -464,12 +464,14 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn envelope(&self) -> Vec<u8> {
-        let mut env = Vec::with_capacity(self.mail_from.len() + self.rcpt_to.len() + 3);
-        env.push(b'F');
-        env.extend_from_slice(&self.mail_from);
-        env.push(0);
-        env.extend_from_slice(&self.rcpt_to);
+    /// qmail-queue's envelope, built in the recipients' own buffer: the
+    /// transaction is over (a new MAIL is needed), and with a thousand long
+    /// recipients a copy would be another megabyte at the peak.
+    fn envelope(&mut self) -> Vec<u8> {
+        let mut env = std::mem::take(&mut self.rcpt_to);
+        let sender = [&b"F"[..], &self.mail_from, b"\0"].concat();
+        env.reserve_exact(sender.len() + 1);
+        env.splice(0..0, sender);
         env.push(0);
         env
     }

@@ -125,6 +125,21 @@ fn peak_memory_is_flat_whatever_the_client_sends() {
     assert!(tail.contains("354 go ahead\r\n250 ok ") && tail.ends_with("221 mx.example\r\n"), "{tail}");
     figures.push(("1 GB message, no limit", kib));
 
+    // The most a transaction can hold: MAXRCPT (1000) recipients of nearly
+    // 900 bytes each, then the message.
+    let (tail, kib) = peak("envelope", &[("RELAYCLIENT", "")], |w| {
+        let long = |c: &str| format!("{}@x.example", c.repeat(880));
+        let _ = w.write_all(format!("MAIL FROM:<{}>\r\n", long("s")).as_bytes());
+        for _ in 0..1000 {
+            if w.write_all(format!("RCPT TO:<{}>\r\n", long("r")).as_bytes()).is_err() {
+                return;
+            }
+        }
+        let _ = w.write_all(b"DATA\r\nSubject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n");
+    });
+    assert!(tail.contains("354 go ahead\r\n250 ok ") && tail.ends_with("221 mx.example\r\n"), "{tail}");
+    figures.push(("1,000 recipients of 890 bytes", kib));
+
     for (what, kib) in &figures {
         eprintln!("peak RSS {kib:>6} KiB  {what}");
     }
