@@ -14,7 +14,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::queue::{Outcome, Queue, StartError};
 use crate::reply;
-use crate::session::{Action, Session, Started};
+use crate::session::{Action, OUTPUT_CHUNK, Session, Started};
 
 /// Size of the read buffer: large, so DATA moves in big chunks.
 const READ_SIZE: usize = 64 * 1024;
@@ -132,6 +132,11 @@ fn drive(session: &mut Session, client: &Client, queue_program: &OsString) -> Re
         match action {
             Action::NeedInput => {
                 if start < end {
+                    // More commands are buffered: write what is pending only
+                    // if it has grown large (see OUTPUT_CHUNK).
+                    if session.output().len() >= OUTPUT_CHUNK {
+                        client.flush(session.output())?;
+                    }
                     continue;
                 }
                 client.flush(session.output())?;

@@ -20,6 +20,11 @@ use crate::resolve::{RcptCheck, Verdict};
 /// refused (qmail has no limit: a 100 MB line costs it 200 MB).
 pub const MAX_LINE: usize = 8192;
 
+/// Replies pending beyond this many bytes are written before more commands
+/// are run: a pipelined batch of empty lines is 1 byte each way in, 28
+/// bytes each out, and must not grow the buffer without limit.
+pub const OUTPUT_CHUNK: usize = 16 * 1024;
+
 /// Flush the queue buffer to qmail-queue beyond this many bytes.
 const QUEUE_CHUNK: usize = 32 * 1024;
 
@@ -184,7 +189,7 @@ impl<'a> Session<'a> {
                 Phase::Starting | Phase::Finishing { .. } => return (used, Action::NeedInput),
             };
             used += n;
-            if action != Action::NeedInput {
+            if action != Action::NeedInput || self.out.len() >= OUTPUT_CHUNK {
                 return (used, action);
             }
         }
@@ -217,7 +222,7 @@ impl<'a> Session<'a> {
             if let Some(action) = action {
                 return (used, action);
             }
-            if !matches!(self.phase, Phase::Commands) {
+            if !matches!(self.phase, Phase::Commands) || self.out.len() >= OUTPUT_CHUNK {
                 return (used, Action::NeedInput);
             }
         }

@@ -125,6 +125,20 @@ fn peak_memory_is_flat_whatever_the_client_sends() {
     assert!(tail.contains("354 go ahead\r\n250 ok ") && tail.ends_with("221 mx.example\r\n"), "{tail}");
     figures.push(("1 GB message, no limit", kib));
 
+    // Replies outweigh commands 28 to 1: pending replies must be written
+    // out as they grow, not gathered over a whole read.
+    let (tail, kib) = peak("empty-lines", &[], |w| {
+        let chunk = vec![b'\n'; 1 << 20];
+        for _ in 0..20 {
+            if w.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+        let _ = w.write_all(b"QUIT\r\n");
+    });
+    assert!(tail.ends_with("502 unimplemented (#5.5.1)\r\n221 mx.example\r\n"), "{tail}");
+    figures.push(("20,000,000 empty command lines", kib));
+
     // The most a transaction can hold: MAXRCPT (1000) recipients of nearly
     // 900 bytes each, then the message.
     let (tail, kib) = peak("envelope", &[("RELAYCLIENT", "")], |w| {
