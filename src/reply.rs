@@ -15,7 +15,10 @@ pub const OK: &[u8] = b"250 ok\r\n";
 pub const FLUSHED: &[u8] = b"250 flushed\r\n";
 pub const VRFY: &[u8] = b"252 send some mail, i'll try my best\r\n";
 pub const GO_AHEAD: &[u8] = b"354 go ahead\r\n";
-pub const EHLO_TAIL: &[u8] = b"\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
+/// EHLO's lines after the greeting: PIPELINING first and 8BITMIME last, as
+/// netqmail has them; the optional lines (STARTTLS, SIZE) go in between.
+pub const EHLO_PIPELINING: &[u8] = b"\r\n250-PIPELINING\r\n";
+pub const EHLO_LAST: &[u8] = b"250 8BITMIME\r\n";
 
 pub const UNIMPLEMENTED: &[u8] = b"502 unimplemented (#5.5.1)\r\n";
 pub const SYNTAX: &[u8] = b"555 syntax error (#5.5.4)\r\n";

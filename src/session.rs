@@ -252,7 +252,11 @@ impl<'a> Session<'a> {
             }
             Verb::Ehlo => {
                 self.greeting_line(b"250-");
-                self.out.extend_from_slice(reply::EHLO_TAIL);
+                self.out.extend_from_slice(reply::EHLO_PIPELINING);
+                if self.setup.databytes > 0 {
+                    self.out.extend_from_slice(format!("250-SIZE {}\r\n", self.setup.databytes).as_bytes());
+                }
+                self.out.extend_from_slice(reply::EHLO_LAST);
                 self.helo(arg);
             }
             Verb::Rset => {
@@ -289,6 +293,16 @@ impl<'a> Session<'a> {
             }
             Ok(Some(addr)) => addr,
         };
+        // RFC 1870: a message declared too big is refused now, before it
+        // is sent; the MAIL is not accepted.
+        if self.setup.databytes > 0
+            && addr::declared_size(addr::parameters(arg)).is_some_and(|n| n > self.setup.databytes)
+        {
+            self.seen_mail = false;
+            self.out.extend_from_slice(reply::TOO_BIG);
+            log::info!("refused MAIL from {}: declared SIZE over databytes", String::from_utf8_lossy(&addr));
+            return None;
+        }
         self.deny_any = false;
         self.flag_barf = addr::badmailfrom(&self.setup.badmailfrom, &addr);
         self.seen_mail = true;
