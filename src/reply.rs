@@ -34,6 +34,13 @@ pub const QQT: &[u8] = b"451 qqt failure (#4.3.0)\r\n";
 pub const TOO_MANY_HOPS: &[u8] = b"554 too many hops, this message is looping (#5.4.6)\r\n";
 pub const TOO_BIG: &[u8] = b"552 sorry, that message size exceeds my databytes limit (#5.3.4)\r\n";
 
+// STARTTLS, as the qmail TLS patch (Frederik Vermeulen's, in netqmail
+// installs) answers, with RFC 3207's wording for the temporary failure.
+pub const READY_FOR_TLS: &[u8] = b"220 ready for tls\r\n";
+pub const TLS_UNAVAILABLE: &[u8] = b"454 TLS not available due to temporary reason (#4.3.0)\r\n";
+pub const TLS_NO_PARAMS: &[u8] = b"501 Syntax error (no parameters allowed) (#5.5.4)\r\n";
+pub const MUST_STARTTLS: &[u8] = b"530 Must issue a STARTTLS command first (#5.7.0)\r\n";
+
 // Replies of our own: limits and refusals netqmail does not have. Each is
 // documented in qmail-smtpd(8).
 pub const BARE_CR: &[u8] =
