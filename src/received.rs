@@ -83,8 +83,10 @@ pub fn header(out: &mut Vec<u8>, o: &Origin, now: u64) {
     put_safe(out, local);
     out.extend_from_slice(b" with ");
     if let Some(cipher) = o.cipher {
+        // Our own text, not the client's: written as is (TLS 1.3 names
+        // have underscores), as qmail writes its protocol string.
         out.push(b'(');
-        put_safe(out, cipher);
+        out.extend_from_slice(cipher);
         out.extend_from_slice(ENCRYPTED);
         out.push(b' ');
     }

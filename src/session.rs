@@ -297,6 +297,16 @@ impl<'a> Session<'a> {
         self.out.extend_from_slice(reply::TLS_UNAVAILABLE);
     }
 
+    /// The TLS handshake is done (qmail-smtpd-tls): from now on the
+    /// Received header names this cipher suite, STARTTLS is not offered,
+    /// and the client starts afresh (RFC 3207: nothing from before counts).
+    pub fn tls_started(&mut self, cipher: Vec<u8>) {
+        self.setup.cipher = Some(cipher);
+        self.setup.starttls = false;
+        self.fake_helo = None;
+        self.seen_mail = false;
+    }
+
     /// Offer STARTTLS no more (the certificate turned out unusable).
     pub fn disable_starttls(&mut self) {
         self.setup.starttls = false;
