@@ -76,6 +76,7 @@ const DATA_RUNS_C: usize = 3;
 const RCPT_RUNS: usize = 5;
 const RSS_RUNS: usize = 3;
 const SOFTLIMIT_RUNS: usize = 3;
+const TLS_RUNS: usize = 100;
 
 const USERS_CDB_ENTRIES: usize = 1_000_000;
 const PASSWD_USERS: usize = 10_000;
@@ -812,6 +813,37 @@ fn main() {
 
     }
 
+    // --- STARTTLS: the handshake's cost beside a plain EHLO session --------
+    if want("starttls") {
+        eprintln!("STARTTLS ...");
+        match tls_bench::home(&scratch) {
+            Some(home) => {
+                let (mut t_plain, mut t_tls) = (Vec::new(), Vec::new());
+                for _ in 0..TLS_RUNS {
+                    match (tls_bench::session(&home, &sink, false), tls_bench::session(&home, &sink, true)) {
+                        (Ok(p), Ok(t)) => {
+                            t_plain.push(p);
+                            t_tls.push(t);
+                        }
+                        (p, t) => warnings.add("STARTTLS session".into(), format!("{:?} {:?}", p.err(), t.err())),
+                    }
+                }
+                if !t_tls.is_empty() {
+                    let (p, t) = (median(t_plain), median(t_tls));
+                    rows.push(Row {
+                        what: "STARTTLS session: EHLO, STARTTLS, handshake, EHLO, QUIT".into(),
+                        ours: us(t),
+                        floor: format!("{} (EHLO, QUIT)", us(p)),
+                        ratio: ratio(t, p),
+                        target: String::new(),
+                        c: None,
+                    });
+                }
+            }
+            None => notes.push("openssl missing: no STARTTLS row".into()),
+        }
+    }
+
     // --- one 10 KB message per session ------------------------------------
     if want("message") {
         eprintln!("10 KB message ...");
@@ -1179,4 +1211,149 @@ fn main() {
         println!("WARNING: {count} run(s) of \"{what}\" did not end as expected, so that figure is suspect; first: {example}");
     }
     eprintln!("benchmark took {:.0} s", started.elapsed().as_secs_f64());
+}
+
+/// The STARTTLS row: the server on one end of a socket pair (fds 0 and 1,
+/// as under tcpserver), a rustls client on the other.
+mod tls_bench {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{DigitallySignedStruct, SignatureScheme};
+
+    /// A qmail home with an RSA 2048 certificate (the common case) and
+    /// bin/qmail-smtpd-tls; `None` without openssl.
+    pub fn home(scratch: &Path) -> Option<PathBuf> {
+        let home = scratch.join("tls");
+        std::fs::create_dir_all(home.join("control")).ok()?;
+        std::fs::create_dir_all(home.join("bin")).ok()?;
+        std::fs::write(home.join("control/me"), "mx.example\n").ok()?;
+        let (key, crt) = (scratch.join("tls-key.pem"), scratch.join("tls-cert.pem"));
+        let ok = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=mx.example", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&crt)
+            .stderr(Stdio::null())
+            .status()
+            .ok()?
+            .success();
+        if !ok {
+            return None;
+        }
+        let pem = [std::fs::read(&crt).ok()?, std::fs::read(&key).ok()?].concat();
+        std::fs::write(home.join("control/servercert.pem"), pem).ok()?;
+        let link = home.join("bin/qmail-smtpd-tls");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(Path::new(super::SMTPD).with_file_name("qmail-smtpd-tls"), &link).ok()?;
+        Some(home)
+    }
+
+    /// The benchmark trusts whatever the server presents.
+    #[derive(Debug)]
+    struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+    impl ServerCertVerifier for AnyCert {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+        }
+        fn verify_tls13_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+        }
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    fn expect(r: &mut impl BufRead, last: &str) -> Result<(), String> {
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+                return Err(format!("EOF before {last:?}"));
+            }
+            if line.starts_with(last) {
+                return Ok(());
+            }
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return Err(format!("got {line:?}, want {last:?}"));
+            }
+        }
+    }
+
+    /// One connection: greeting, EHLO, then either QUIT, or STARTTLS, the
+    /// handshake (TLS 1.3, as most senders now negotiate), EHLO and QUIT
+    /// inside TLS. Seconds from spawn to exit.
+    pub fn session(home: &Path, sink: &Path, starttls: bool) -> Result<f64, String> {
+        let (ours, theirs) = UnixStream::pair().map_err(|e| e.to_string())?;
+        let t0 = Instant::now();
+        let mut child = Command::new(super::SMTPD)
+            .env_clear()
+            .env("PATH", super::PATH_ENV)
+            .env("QMAILHOME", home)
+            .env("QMAILQUEUE", sink)
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs.try_clone().map_err(|e| e.to_string())?)))
+            .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let mut w = ours.try_clone().map_err(|e| e.to_string())?;
+        let mut r = BufReader::new(ours.try_clone().map_err(|e| e.to_string())?);
+        expect(&mut r, "220 ")?;
+        w.write_all(b"EHLO bench.example\r\n").map_err(|e| e.to_string())?;
+        expect(&mut r, "250 ")?;
+        if starttls {
+            w.write_all(b"STARTTLS\r\n").map_err(|e| e.to_string())?;
+            expect(&mut r, "220 ready for tls")?;
+            drop(r);
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+                .with_no_client_auth();
+            let name = ServerName::try_from("mx.example").map_err(|e| e.to_string())?;
+            let mut conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+            let mut sock = ours;
+            let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+            tls.write_all(b"EHLO bench.example\r\nQUIT\r\n").map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            let _ = tls.read_to_end(&mut out);
+            if !out.ends_with(b"221 mx.example\r\n") {
+                return Err(format!("inside TLS: {:?}", String::from_utf8_lossy(&out)));
+            }
+        } else {
+            w.write_all(b"QUIT\r\n").map_err(|e| e.to_string())?;
+            expect(&mut r, "221 ")?;
+        }
+        let status = child.wait().map_err(|e| e.to_string())?;
+        let secs = t0.elapsed().as_secs_f64();
+        status.success().then_some(secs).ok_or(format!("exit {status}"))
+    }
 }

@@ -72,6 +72,45 @@ pub fn parse(
     Ok((addr.len() < MAX_ADDR).then_some(addr))
 }
 
+/// The ESMTP parameters of a MAIL or RCPT argument: whatever follows the
+/// address as [`parse`] delimits it (the first unquoted `>`, or the first
+/// unquoted space without `<`). qmail ignores them; only `SIZE` is read.
+pub fn parameters(arg: &[u8]) -> &[u8] {
+    let (start, terminator) = match arg.iter().position(|&b| b == b'<') {
+        Some(lt) => (lt + 1, b'>'),
+        None => match arg.iter().position(|&b| b == b':') {
+            Some(colon) => (colon + 1 + arg[colon + 1..].iter().take_while(|&&b| b == b' ').count(), b' '),
+            None => return &arg[arg.len()..],
+        },
+    };
+    let (mut escaped, mut quoted) = (false, false);
+    for (i, &ch) in arg.iter().enumerate().skip(start) {
+        if escaped {
+            escaped = false;
+        } else if !quoted && ch == terminator {
+            return &arg[i + 1..];
+        } else if ch == b'\\' {
+            escaped = true;
+        } else if ch == b'"' {
+            quoted = !quoted;
+        }
+    }
+    &arg[arg.len()..]
+}
+
+/// The RFC 1870 `SIZE=N` parameter among `params`, if any (the first one;
+/// the keyword in any case). A number too large for a u64 is `u64::MAX`;
+/// a value that is no number is ignored, as qmail ignores every parameter.
+pub fn declared_size(params: &[u8]) -> Option<u64> {
+    params.split(|&b| b == b' ').find_map(|p| {
+        let value = p.get(..5).filter(|k| k.eq_ignore_ascii_case(b"SIZE=")).map(|_| &p[5..])?;
+        if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(value.iter().try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0'))).unwrap_or(u64::MAX))
+    })
+}
+
 /// `user@[1.2.3.4]` naming one of our interfaces becomes `user@LOCALIPHOST`.
 fn replace_own_literal(addr: &mut Vec<u8>, liphost: &[u8], ipme: &mut dyn Ipme) -> io::Result<()> {
     let Some(at) = addr.iter().rposition(|&b| b == b'@') else {
@@ -303,5 +342,19 @@ mod tests {
         assert!(rh.allowed(b"nodomain").unwrap());
         assert!(!rh.allowed(b"u@example.com@evil.example").unwrap());
         assert!(Rcpthosts::from_hosts(None).allowed(b"u@anything").unwrap());
+    }
+
+    #[test]
+    fn esmtp_parameters_and_size() {
+        assert_eq!(parameters(b"FROM:<a@b> SIZE=10 BODY=8BITMIME"), b" SIZE=10 BODY=8BITMIME");
+        assert_eq!(parameters(b"FROM:<\"x> SIZE=1\"@b> SIZE=2"), b" SIZE=2");
+        assert_eq!(parameters(b"FROM: a@b SIZE=3"), b"SIZE=3");
+        assert_eq!(parameters(b"FROM:<a@b>"), b"");
+        assert_eq!(parameters(b"nothing"), b"");
+        assert_eq!(declared_size(b" SIZE=10 BODY=8BITMIME"), Some(10));
+        assert_eq!(declared_size(b" body=7bit size=0"), Some(0));
+        assert_eq!(declared_size(b" SIZE=99999999999999999999999"), Some(u64::MAX));
+        assert_eq!(declared_size(b" SIZE= SIZE=x1"), None);
+        assert_eq!(declared_size(b" SIZEX=1"), None);
     }
 }

@@ -14,6 +14,8 @@ pub enum Verb {
     Help,
     Noop,
     Vrfy,
+    /// RFC 3207; only in this list when TLS is built in (always, here).
+    Starttls,
     Unknown,
 }
 
@@ -40,7 +42,7 @@ pub fn split(line: &[u8]) -> (Verb, &[u8]) {
 }
 
 fn verb_of(verb: &[u8]) -> Verb {
-    const VERBS: [(&[u8], Verb); 10] = [
+    const VERBS: [(&[u8], Verb); 11] = [
         (b"rcpt", Verb::Rcpt),
         (b"mail", Verb::Mail),
         (b"data", Verb::Data),
@@ -51,6 +53,7 @@ fn verb_of(verb: &[u8]) -> Verb {
         (b"help", Verb::Help),
         (b"noop", Verb::Noop),
         (b"vrfy", Verb::Vrfy),
+        (b"starttls", Verb::Starttls),
     ];
     VERBS
         .iter()

@@ -70,7 +70,7 @@ impl Client {
     }
 
     /// Reads some bytes; `Ok(0)` is end of input.
-    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let deadline = Instant::now() + self.timeout;
         loop {
             match nix::unistd::read(&self.input, buf) {
@@ -83,7 +83,7 @@ impl Client {
     }
 
     /// Writes all of `bytes`, each wait bounded by the timeout.
-    fn write_all(&self, mut bytes: &[u8]) -> io::Result<()> {
+    pub fn write_all(&self, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {
             let deadline = Instant::now() + self.timeout;
             match nix::unistd::write(&self.output, bytes) {
@@ -97,13 +97,78 @@ impl Client {
         Ok(())
     }
 
-    /// Writes and clears the session's pending replies. A client that does
-    /// not take them in time, or has gone, ends the session (exit 1).
-    fn flush(&self, out: &mut Vec<u8>) -> Result<(), End> {
-        let r = self.write_all(out);
-        out.clear();
-        r.map_err(|_| End::Exit(1))
+}
+
+/// The client's byte stream: fds 0 and 1 as they are ([`Client`]), or the
+/// TLS layer qmail-smtpd-tls puts over them. Timeouts are the transport's.
+pub trait Transport {
+    /// Reads some bytes; `Ok(0)` is end of input.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Writes all of `bytes` (and, over TLS, sends them).
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()>;
+}
+
+impl Transport for &Client {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Client::read(self, buf)
     }
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        Client::write_all(self, bytes)
+    }
+}
+
+/// Writes and clears the session's pending replies. A client that does
+/// not take them in time, or has gone, ends the session (exit 1).
+fn flush<T: Transport>(t: &mut T, out: &mut Vec<u8>) -> Result<(), End> {
+    let r = t.write_all(out);
+    out.clear();
+    r.map_err(|_| End::Exit(1))
+}
+
+/// The program that speaks TLS, relative to the qmail home (the working
+/// directory): all TLS code lives there, so this binary stays small.
+pub const TLS_PROGRAM: &str = "bin/qmail-smtpd-tls";
+/// Set to `starttls` for qmail-smtpd-tls when a client's STARTTLS is
+/// due (`220 ready for tls`, handshake, no greeting after it); unset, it
+/// does implicit TLS (SMTPS: handshake, then the greeting).
+pub const TLS_MODE_VAR: &str = "QMAILSMTPD_TLS";
+/// The HELO/EHLO name for the Received header, carried across the exec in
+/// case the TLS handover fails and the session goes on in plain text.
+pub const TLS_HELO_VAR: &str = "QMAILSMTPD_HELO";
+
+/// Replaces this process with qmail-smtpd-tls (execv semantics: no $PATH
+/// search, the environment inherited, fds 0-2 kept; our own descriptors
+/// are close-on-exec). Returns only on failure.
+pub fn exec_tls(starttls: bool, helo: Option<&[u8]>) -> io::Error {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStringExt;
+    // execve by hand: std's Command would add some 25 KB to this binary.
+    let var = |name: &str, value: &[u8]| CString::new([name.as_bytes(), b"=", value].concat()).ok();
+    let mut envp: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| k != TLS_MODE_VAR && k != TLS_HELO_VAR)
+        .filter_map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend(v.into_vec());
+            CString::new(kv).ok()
+        })
+        .collect();
+    if starttls {
+        envp.extend(var(TLS_MODE_VAR, b"starttls"));
+    }
+    if let Some(helo) = helo {
+        envp.extend(var(TLS_HELO_VAR, helo));
+    }
+    let path = CString::new(TLS_PROGRAM).expect("no NUL");
+    match nix::unistd::execve(&path, &[&path], &envp) {
+        Ok(never) => match never {},
+        Err(e) => e.into(),
+    }
+}
+
+/// The plain server's STARTTLS: exec qmail-smtpd-tls.
+fn starttls_by_exec(session: &Session) -> io::Error {
+    exec_tls(true, session.helo_name())
 }
 
 /// Seconds since the epoch.
@@ -116,13 +181,30 @@ fn now() -> u64 {
 /// Runs the session over fds 0 and 1 until it ends; returns the exit status.
 pub fn run(session: &mut Session, client: &Client, queue_program: &OsString) -> i32 {
     session.greet();
-    match drive(session, client, queue_program) {
+    run_over(session, &mut &*client, queue_program, starttls_by_exec)
+}
+
+/// Runs the session over `transport` (greeted already, or not, as the
+/// caller needs) until it ends; returns the exit status. `starttls` hands
+/// the connection over for STARTTLS and returns only on failure.
+pub fn run_over<T: Transport>(
+    session: &mut Session,
+    transport: &mut T,
+    queue_program: &OsString,
+    starttls: fn(&Session) -> io::Error,
+) -> i32 {
+    match drive(session, transport, queue_program, starttls) {
         Ok(never) => match never {},
         Err(End::Exit(code)) => code,
     }
 }
 
-fn drive(session: &mut Session, client: &Client, queue_program: &OsString) -> Result<std::convert::Infallible, End> {
+fn drive<T: Transport>(
+    session: &mut Session,
+    client: &mut T,
+    queue_program: &OsString,
+    starttls: fn(&Session) -> io::Error,
+) -> Result<std::convert::Infallible, End> {
     let mut buf = vec![0u8; READ_SIZE];
     let (mut start, mut end) = (0, 0);
     let mut queue: Option<Queue> = None;
@@ -135,11 +217,11 @@ fn drive(session: &mut Session, client: &Client, queue_program: &OsString) -> Re
                     // More commands are buffered: write what is pending only
                     // if it has grown large (see OUTPUT_CHUNK).
                     if session.output().len() >= OUTPUT_CHUNK {
-                        client.flush(session.output())?;
+                        flush(client, session.output())?;
                     }
                     continue;
                 }
-                client.flush(session.output())?;
+                flush(client, session.output())?;
                 start = 0;
                 end = match client.read(&mut buf) {
                     // The client vanished: nothing more to say, nothing queued
@@ -149,7 +231,7 @@ fn drive(session: &mut Session, client: &Client, queue_program: &OsString) -> Re
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                         session.output().extend_from_slice(reply::TIMEOUT);
-                        let _ = client.flush(session.output());
+                        let _ = flush(client, session.output());
                         return Err(End::Exit(1));
                     }
                     Err(_) => return Err(End::Exit(1)),
@@ -197,13 +279,19 @@ fn drive(session: &mut Session, client: &Client, queue_program: &OsString) -> Re
                 session.queue_finished(outcome, write_error, custom.as_deref(), now());
             }
             Action::Sleep(secs) => {
-                client.flush(session.output())?;
+                flush(client, session.output())?;
                 std::thread::sleep(Duration::from_secs(secs));
+            }
+            Action::StartTls => {
+                flush(client, session.output())?;
+                let e = starttls(session);
+                log::warn!("unable to exec {TLS_PROGRAM}: {e}");
+                session.starttls_failed();
             }
             Action::Exit(code) => {
                 // A QUIT whose 221 cannot be written is not a clean end:
                 // netqmail's write error exits 1 too.
-                client.flush(session.output())?;
+                flush(client, session.output())?;
                 return Err(End::Exit(code));
             }
         }

@@ -17,5 +17,6 @@ pub mod queue;
 pub mod received;
 pub mod reply;
 pub mod resolve;
+pub mod server;
 pub mod session;
 pub mod smtpd;

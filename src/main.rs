@@ -8,17 +8,10 @@
 //! matter: SIGPIPE ignored, and fds 0-2 guaranteed open.
 #![no_main]
 
-use std::io::Write;
+use std::ffi::OsString;
 
-use qmail_smtpd::resolve::{AcceptAll, RcptCheck, Resolver, Routing, system::RealSystem};
-use qmail_smtpd::smtpd::{self, Env, Peer, ProcessEnv, SystemIpme};
-use qmail_smtpd::{io, logger, reply, session::Session};
-
-/// The reply for a fatal start-up problem, then exit 1.
-fn die(text: &[u8]) -> ! {
-    let _ = std::io::stdout().write_all(text);
-    std::process::exit(1)
-}
+use qmail_smtpd::smtpd::Env;
+use qmail_smtpd::{io, server, session::Session};
 
 /// The C entry point; see the module comment for why not Rust's `main`.
 #[unsafe(no_mangle)]
@@ -37,46 +30,23 @@ fn ignore_sigpipe() {
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
 }
 
-fn run() -> ! {
-    io::protect_stderr();
-    let env = ProcessEnv;
-    logger::init(logger::parse_level(env.get("SMTPD_LOGLEVEL").as_deref().and_then(|v| std::str::from_utf8(v).ok())));
-    if std::env::set_current_dir(smtpd::qmail_home(&env)).is_err() {
-        die(reply::CONTROLS);
+/// The plain server: implicit TLS (SMTPS) is qmail-smtpd-tls's job, so
+/// hand it over at once; otherwise greet and serve, STARTTLS by exec.
+struct Plain;
+
+impl server::Front for Plain {
+    fn started(&mut self, env: &dyn Env) {
+        if env.get("SMTPS").is_some_and(|v| !v.is_empty()) {
+            let e = io::exec_tls(false, None);
+            log::warn!("unable to exec {}: {e}", io::TLS_PROGRAM);
+            std::process::exit(1);
+        }
     }
-    let loaded = match smtpd::load(".".as_ref(), &env, Peer::of_stdin) {
-        Ok(l) => l,
-        Err(e) => {
-            log::warn!("unable to read controls: {e}");
-            die(reply::CONTROLS)
-        }
-    };
-    let mut resolver;
-    let mut accept_all = AcceptAll;
-    let check: &mut dyn RcptCheck = if smtpd::is_set(&env, "NOREALRCPTTO") {
-        &mut accept_all
-    } else {
-        match Routing::load() {
-            Ok(routing) => {
-                resolver = Resolver::new(routing, RealSystem::default());
-                &mut resolver
-            }
-            Err(e) => {
-                log::warn!("unable to read controls for the recipient check: {e}");
-                die(reply::CONTROLS)
-            }
-        }
-    };
-    log::info!(
-        "connection from {} ({})",
-        String::from_utf8_lossy(&loaded.setup.remote_ip),
-        String::from_utf8_lossy(&loaded.setup.remote_host)
-    );
-    let Ok(client) = io::Client::new(loaded.timeout) else {
-        std::process::exit(1)
-    };
-    let mut ipme = SystemIpme::default();
-    let mut session = Session::new(loaded.setup, &mut ipme, check);
-    let code = io::run(&mut session, &client, &loaded.queue_program);
-    std::process::exit(code)
+    fn run(&mut self, session: &mut Session, client: &io::Client, queue_program: &OsString) -> i32 {
+        io::run(session, client, queue_program)
+    }
+}
+
+fn run() -> ! {
+    server::serve(&mut Plain)
 }

@@ -14,6 +14,9 @@ pub struct Origin<'a> {
     pub remote_info: Option<&'a [u8]>,
     pub remote_ip: &'a [u8],
     pub local: &'a [u8],
+    /// The TLS cipher suite, when the message came over TLS: the protocol
+    /// then reads `(CIPHER encrypted) SMTP`, as the qmail TLS patch writes.
+    pub cipher: Option<&'a [u8]>,
 }
 
 /// qmail's `issafe` (plus `[` and `]`, kept for IP literals as notqmail
@@ -74,9 +77,20 @@ pub fn header(out: &mut Vec<u8>, o: &Origin, now: u64) {
     out.extend_from_slice(b")\n  by ");
     let mut date = Vec::with_capacity(32);
     date822(&mut date, now);
-    let [local] = fit(b"  by ".len() + b" with SMTP; ".len() + date.len(), [o.local]);
+    const ENCRYPTED: &[u8] = b" encrypted)";
+    let tls = o.cipher.map_or(0, |c| 2 + c.len() + ENCRYPTED.len());
+    let [local] = fit(b"  by ".len() + b" with SMTP; ".len() + tls + date.len(), [o.local]);
     put_safe(out, local);
-    out.extend_from_slice(b" with SMTP; ");
+    out.extend_from_slice(b" with ");
+    if let Some(cipher) = o.cipher {
+        // Our own text, not the client's: written as is (TLS 1.3 names
+        // have underscores), as qmail writes its protocol string.
+        out.push(b'(');
+        out.extend_from_slice(cipher);
+        out.extend_from_slice(ENCRYPTED);
+        out.push(b' ');
+    }
+    out.extend_from_slice(b"SMTP; ");
     out.extend_from_slice(&date);
     out.push(b'\n');
 }
@@ -141,6 +155,7 @@ mod tests {
             remote_info: Some(b"id ent"),
             remote_ip: b"192.0.2.1",
             local: b"mx.example",
+            cipher: None,
         };
         header(&mut v, &o, 1_795_984_426);
         assert_eq!(
@@ -154,6 +169,29 @@ mod tests {
             String::from_utf8(v).unwrap(),
             "Received: from unknown (unknown)\n  by unknown with SMTP; 1 Jan 1970 00:00:00 -0000\n"
         );
+    }
+
+    #[test]
+    fn over_tls_the_patch_form() {
+        let mut v = Vec::new();
+        let o = Origin {
+            remote_host: b"unknown",
+            remote_ip: b"192.0.2.1",
+            local: b"mx.example",
+            cipher: Some(b"ECDHE-RSA-AES256-GCM-SHA384"),
+            ..Default::default()
+        };
+        header(&mut v, &o, 0);
+        assert_eq!(
+            String::from_utf8(v).unwrap(),
+            "Received: from unknown (192.0.2.1)\n  by mx.example with (ECDHE-RSA-AES256-GCM-SHA384 encrypted) SMTP; 1 Jan 1970 00:00:00 -0000\n"
+        );
+        let local = vec![b'l'; 5000];
+        let o = Origin { remote_host: b"h", remote_ip: b"1", local: &local, cipher: Some(b"TLS_AES_128_GCM_SHA256"), ..Default::default() };
+        let mut v = Vec::new();
+        header(&mut v, &o, 0);
+        let second = v.split(|&b| b == b'\n').nth(1).unwrap();
+        assert_eq!(second.len(), 998);
     }
 
     #[test]

@@ -15,7 +15,10 @@ pub const OK: &[u8] = b"250 ok\r\n";
 pub const FLUSHED: &[u8] = b"250 flushed\r\n";
 pub const VRFY: &[u8] = b"252 send some mail, i'll try my best\r\n";
 pub const GO_AHEAD: &[u8] = b"354 go ahead\r\n";
-pub const EHLO_TAIL: &[u8] = b"\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
+/// EHLO's lines after the greeting: PIPELINING first and 8BITMIME last, as
+/// netqmail has them; the optional lines (STARTTLS, SIZE) go in between.
+pub const EHLO_PIPELINING: &[u8] = b"\r\n250-PIPELINING\r\n";
+pub const EHLO_LAST: &[u8] = b"250 8BITMIME\r\n";
 
 pub const UNIMPLEMENTED: &[u8] = b"502 unimplemented (#5.5.1)\r\n";
 pub const SYNTAX: &[u8] = b"555 syntax error (#5.5.4)\r\n";
@@ -30,6 +33,13 @@ pub const NO_MAILBOX_DATA: &[u8] = b"554 sorry, no mailbox here by that name. (#
 pub const QQT: &[u8] = b"451 qqt failure (#4.3.0)\r\n";
 pub const TOO_MANY_HOPS: &[u8] = b"554 too many hops, this message is looping (#5.4.6)\r\n";
 pub const TOO_BIG: &[u8] = b"552 sorry, that message size exceeds my databytes limit (#5.3.4)\r\n";
+
+// STARTTLS, as the qmail TLS patch (Frederik Vermeulen's, in netqmail
+// installs) answers, with RFC 3207's wording for the temporary failure.
+pub const READY_FOR_TLS: &[u8] = b"220 ready for tls\r\n";
+pub const TLS_UNAVAILABLE: &[u8] = b"454 TLS not available due to temporary reason (#4.3.0)\r\n";
+pub const TLS_NO_PARAMS: &[u8] = b"501 Syntax error (no parameters allowed) (#5.5.4)\r\n";
+pub const MUST_STARTTLS: &[u8] = b"530 Must issue a STARTTLS command first (#5.7.0)\r\n";
 
 // Replies of our own: limits and refusals netqmail does not have. Each is
 // documented in qmail-smtpd(8).

@@ -61,6 +61,14 @@ pub struct Setup {
     pub max_unknown: u32,
     /// Seconds to pause after each unknown recipient.
     pub unknown_delay: u64,
+    /// Offer STARTTLS: control/servercert.pem exists, DISABLETLS is not
+    /// set, and the session is not encrypted yet.
+    pub starttls: bool,
+    /// REQUIRETLS: MAIL is refused (530) until the session is encrypted.
+    pub require_tls: bool,
+    /// The session runs over TLS with this cipher suite (OpenSSL's name),
+    /// which the Received header records.
+    pub cipher: Option<Vec<u8>>,
 }
 
 /// What the I/O layer must do next.
@@ -80,6 +88,12 @@ pub enum Action {
     Sleep(u64),
     /// Flush the output and exit with this status.
     Exit(i32),
+    /// STARTTLS: flush the output and hand the connection to
+    /// qmail-smtpd-tls (which answers `220 ready for tls` and handshakes).
+    /// Input already read is dropped with this process: nothing a client
+    /// pipelined after STARTTLS may count as sent over TLS. If that fails,
+    /// report with [`Session::starttls_failed`].
+    StartTls,
 }
 
 /// How starting qmail-queue went.
@@ -257,7 +271,14 @@ impl<'a> Session<'a> {
             }
             Verb::Ehlo => {
                 self.greeting_line(b"250-");
-                self.out.extend_from_slice(reply::EHLO_TAIL);
+                self.out.extend_from_slice(reply::EHLO_PIPELINING);
+                if self.setup.starttls {
+                    self.out.extend_from_slice(b"250-STARTTLS\r\n");
+                }
+                if self.setup.databytes > 0 {
+                    self.out.extend_from_slice(format!("250-SIZE {}\r\n", self.setup.databytes).as_bytes());
+                }
+                self.out.extend_from_slice(reply::EHLO_LAST);
                 self.helo(arg);
             }
             Verb::Rset => {
@@ -267,9 +288,45 @@ impl<'a> Session<'a> {
             Verb::Help => self.out.extend_from_slice(reply::HELP),
             Verb::Noop => self.out.extend_from_slice(reply::OK),
             Verb::Vrfy => self.out.extend_from_slice(reply::VRFY),
+            Verb::Starttls if !self.setup.starttls => self.out.extend_from_slice(reply::UNIMPLEMENTED),
+            Verb::Starttls if !arg.is_empty() => self.out.extend_from_slice(reply::TLS_NO_PARAMS),
+            Verb::Starttls => return Some(Action::StartTls),
             Verb::Unknown => self.out.extend_from_slice(reply::UNIMPLEMENTED),
         }
         None
+    }
+
+    /// The I/O layer's report that STARTTLS could not be handed over: the
+    /// client gets 454 and the plain session goes on as before.
+    pub fn starttls_failed(&mut self) {
+        self.out.extend_from_slice(reply::TLS_UNAVAILABLE);
+    }
+
+    /// The TLS handshake is done (qmail-smtpd-tls): from now on the
+    /// Received header names this cipher suite, STARTTLS is not offered,
+    /// and the client starts afresh (RFC 3207: nothing from before counts).
+    pub fn tls_started(&mut self, cipher: Vec<u8>) {
+        self.setup.cipher = Some(cipher);
+        self.setup.starttls = false;
+        self.fake_helo = None;
+        self.seen_mail = false;
+    }
+
+    /// Offer STARTTLS no more (the certificate turned out unusable).
+    pub fn disable_starttls(&mut self) {
+        self.setup.starttls = false;
+    }
+
+    /// The HELO/EHLO name the Received header will show, if any (carried
+    /// across the exec of qmail-smtpd-tls).
+    pub fn helo_name(&self) -> Option<&[u8]> {
+        self.fake_helo.as_deref()
+    }
+
+    /// Restores a HELO/EHLO name given before the exec (see
+    /// [`Session::helo_name`]).
+    pub fn set_helo_name(&mut self, name: Option<Vec<u8>>) {
+        self.fake_helo = name;
     }
 
     fn helo(&mut self, arg: &[u8]) {
@@ -294,6 +351,21 @@ impl<'a> Session<'a> {
             }
             Ok(Some(addr)) => addr,
         };
+        if self.setup.require_tls && self.setup.cipher.is_none() {
+            self.seen_mail = false;
+            self.out.extend_from_slice(reply::MUST_STARTTLS);
+            return None;
+        }
+        // RFC 1870: a message declared too big is refused now, before it
+        // is sent; the MAIL is not accepted.
+        if self.setup.databytes > 0
+            && addr::declared_size(addr::parameters(arg)).is_some_and(|n| n > self.setup.databytes)
+        {
+            self.seen_mail = false;
+            self.out.extend_from_slice(reply::TOO_BIG);
+            log::info!("refused MAIL from {}: declared SIZE over databytes", String::from_utf8_lossy(&addr));
+            return None;
+        }
         self.deny_any = false;
         self.flag_barf = addr::badmailfrom(&self.setup.badmailfrom, &addr);
         self.seen_mail = true;
@@ -434,6 +506,7 @@ impl<'a> Session<'a> {
             remote_info: self.setup.remote_info.as_deref(),
             remote_ip: &self.setup.remote_ip,
             local: &self.setup.local,
+            cipher: self.setup.cipher.as_deref(),
         };
         received::header(&mut self.queue, &origin, now);
         let data = Data::new(self.setup.databytes, !self.setup.allow_bare_cr);

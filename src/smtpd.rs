@@ -116,6 +116,11 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         max_rcpt: env_ulong(env, "MAXRCPT").map_or(DEFAULT_MAX_RCPT, |n| n.max(1) as usize),
         max_unknown: env_ulong(env, "MAXUNKNOWNRCPT").map_or(DEFAULT_MAX_UNKNOWN, |n| n.min(u64::from(u32::MAX)) as u32),
         unknown_delay: env_ulong(env, "UNKNOWNRCPTDELAY").unwrap_or(0).min(3600),
+        // As the TLS patch: offered when the file is there (stat only; it
+        // is read by qmail-smtpd-tls, after STARTTLS).
+        starttls: !switch(env, "DISABLETLS") && std::fs::metadata(ctl("servercert.pem")).is_ok(),
+        require_tls: switch(env, "REQUIRETLS"),
+        cipher: None,
     };
     let queue_program = queue_program(env.get("QMAILQUEUE"));
     Ok(Loaded { setup, timeout, queue_program })
@@ -194,6 +199,13 @@ impl Ipme for SystemIpme {
 /// The qmail home: $QMAILHOME, else /var/qmail.
 pub fn qmail_home(env: &dyn Env) -> OsString {
     env.get("QMAILHOME").map_or_else(|| OsString::from("/var/qmail"), OsString::from_vec)
+}
+
+/// A switch from the environment (tcprules): on when set to anything but
+/// `0`, so both `DISABLETLS="1"` (the TLS patch's form) and `DISABLETLS=""`
+/// turn it on.
+pub fn switch(env: &dyn Env, name: &str) -> bool {
+    env.get(name).is_some_and(|v| v != b"0")
 }
 
 /// True when `name` is set (to anything).

@@ -44,6 +44,9 @@ fn setup(relayclient: Option<&[u8]>) -> Setup {
         max_rcpt: 50,
         max_unknown: 20,
         unknown_delay: 0,
+        starttls: true,
+        require_tls: false,
+        cipher: None,
     }
 }
 
@@ -79,6 +82,8 @@ fn run(input: &[u8], cuts: &[usize], relayclient: Option<&[u8]>) -> Run {
                     }
                 }
                 Action::Sleep(_) => {}
+                // The exec of qmail-smtpd-tls failed: the session goes on.
+                Action::StartTls => s.starttls_failed(),
                 Action::StartQueue => s.queue_started(Started::Running(7), 0),
                 Action::WriteQueue => message.append(s.queue_buffer()),
                 Action::FinishQueue(env) => {
@@ -108,6 +113,8 @@ fn token() -> impl Strategy<Value = Vec<u8>> {
         Just(b"EHLO x\r\n".to_vec()),
         Just(b"MAIL FROM:<a@b>\r\n".to_vec()),
         Just(b"MAIL FROM:<s@bad.example>\r\n".to_vec()),
+        Just(b"MAIL FROM:<a@b> SIZE=5000\r\n".to_vec()),
+        Just(b"STARTTLS\r\n".to_vec()),
         Just(b"RCPT TO:<u@example.com>\r\n".to_vec()),
         Just(b"RCPT TO:<no@example.com>\r\n".to_vec()),
         Just(b"RCPT TO:<u@evil.example>\r\n".to_vec()),

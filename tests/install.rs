@@ -41,7 +41,7 @@ fn install_lays_out_files_and_keeps_netqmail() {
     let log = make_install(&dest);
     assert!(log.contains("qmail-smtpd.netqmail"), "{log}");
     assert_eq!(std::fs::read(bin.join("qmail-smtpd.netqmail")).unwrap(), b"\x7fELF netqmail's qmail-smtpd");
-    for b in ["qmail-smtpd", "qmail-realrcptto"] {
+    for b in ["qmail-smtpd", "qmail-smtpd-tls", "qmail-realrcptto"] {
         assert_eq!(mode(&bin.join(b)), 0o755, "{b}");
         assert_eq!(
             std::fs::read(bin.join(b)).unwrap(),
@@ -58,6 +58,6 @@ fn install_lays_out_files_and_keeps_netqmail() {
     assert_eq!(std::fs::read(bin.join("qmail-smtpd.netqmail")).unwrap(), b"\x7fELF netqmail's qmail-smtpd");
     let mut names: Vec<String> = std::fs::read_dir(&bin).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
-    assert_eq!(names, ["qmail-realrcptto", "qmail-smtpd", "qmail-smtpd.netqmail"]);
+    assert_eq!(names, ["qmail-realrcptto", "qmail-smtpd", "qmail-smtpd-tls", "qmail-smtpd.netqmail"]);
     let _ = std::fs::remove_dir_all(&dest);
 }

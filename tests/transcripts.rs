@@ -226,6 +226,8 @@ fn run_in_process(t: &Transcript, chunk: usize) -> (Vec<u8>, i32) {
         match action {
             Action::NeedInput if pending.is_empty() => return (out, 1),
             Action::NeedInput | Action::Sleep(_) => {}
+            // As through the binary, whose fixture has no bin/qmail-smtpd-tls.
+            Action::StartTls => s.starttls_failed(),
             Action::StartQueue if t.queue_unstartable => s.queue_started(Started::Failed, 1_795_984_426),
             Action::StartQueue => {
                 s.queue_started(Started::Running(4242), 1_795_984_426);

@@ -1,0 +1,75 @@
+//! Start-up shared by qmail-smtpd and qmail-smtpd-tls: log level, chdir
+//! to the qmail home, controls, the recipient check, then the session,
+//! which each binary runs over its own transport ([`Front`]).
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use crate::io::Client;
+use crate::resolve::{AcceptAll, RcptCheck, Resolver, Routing, system::RealSystem};
+use crate::session::{Session, Setup};
+use crate::smtpd::{self, Env, Peer, ProcessEnv, SystemIpme};
+use crate::{io, logger, reply};
+
+/// What differs between the two binaries.
+pub trait Front {
+    /// In the qmail home, before the controls are read.
+    fn started(&mut self, _env: &dyn Env) {}
+    /// Adjusts the set-up before the session is built.
+    fn setup(&mut self, _setup: &mut Setup) {}
+    /// Runs the session over the client; returns the exit status.
+    fn run(&mut self, session: &mut Session, client: &Client, queue_program: &OsString) -> i32;
+}
+
+/// The reply for a fatal start-up problem, then exit 1.
+pub fn die(text: &[u8]) -> ! {
+    let _ = std::io::stdout().write_all(text);
+    std::process::exit(1)
+}
+
+/// Runs one connection and exits.
+pub fn serve(front: &mut dyn Front) -> ! {
+    io::protect_stderr();
+    let env = ProcessEnv;
+    logger::init(logger::parse_level(env.get("SMTPD_LOGLEVEL").as_deref().and_then(|v| std::str::from_utf8(v).ok())));
+    if std::env::set_current_dir(smtpd::qmail_home(&env)).is_err() {
+        die(reply::CONTROLS);
+    }
+    front.started(&env);
+    let mut loaded = match smtpd::load(".".as_ref(), &env, Peer::of_stdin) {
+        Ok(l) => l,
+        Err(e) => {
+            log::warn!("unable to read controls: {e}");
+            die(reply::CONTROLS)
+        }
+    };
+    front.setup(&mut loaded.setup);
+    let mut resolver;
+    let mut accept_all = AcceptAll;
+    let check: &mut dyn RcptCheck = if smtpd::is_set(&env, "NOREALRCPTTO") {
+        &mut accept_all
+    } else {
+        match Routing::load() {
+            Ok(routing) => {
+                resolver = Resolver::new(routing, RealSystem::default());
+                &mut resolver
+            }
+            Err(e) => {
+                log::warn!("unable to read controls for the recipient check: {e}");
+                die(reply::CONTROLS)
+            }
+        }
+    };
+    log::info!(
+        "connection from {} ({})",
+        String::from_utf8_lossy(&loaded.setup.remote_ip),
+        String::from_utf8_lossy(&loaded.setup.remote_host)
+    );
+    let Ok(client) = io::Client::new(loaded.timeout) else {
+        std::process::exit(1)
+    };
+    let mut ipme = SystemIpme::default();
+    let mut session = Session::new(loaded.setup, &mut ipme, check);
+    let code = front.run(&mut session, &client, &loaded.queue_program);
+    std::process::exit(code)
+}

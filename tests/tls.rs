@@ -1,0 +1,400 @@
+//! STARTTLS and implicit TLS end to end: the real `tcpserver` runs
+//! qmail-smtpd, which execs bin/qmail-smtpd-tls (a link to the built one
+//! in the fixture's qmail home) when TLS is due; real clients talk to it:
+//! swaks, `openssl s_client` and Python's smtplib and ssl modules. The
+//! certificate is made for each run by `openssl req`.
+//!
+//! Needs tcpserver (ucspi-tcp), swaks, openssl and python3 (.ci/run
+//! installs them).
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use support::{Fixture, Queue};
+
+/// The names qmail-smtpd-tls may write (OpenSSL's, see its source).
+const CIPHERS: [&str; 9] = [
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+];
+
+const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// A qmail home with a fresh self-signed certificate and key in
+/// control/servercert.pem (unless `cert` says otherwise) and
+/// bin/qmail-smtpd-tls.
+fn fixture(name: &str, cert: Option<&str>) -> Fixture {
+    let f = Fixture::with_controls(name, &[("me", "mx.example\n"), ("rcpthosts", "example.com\n")]);
+    f.queue(Queue::Record(0));
+    match cert {
+        Some(text) => {
+            f.control("servercert.pem", text);
+        }
+        None => {
+            let openssl = support::require_program("openssl", "openssl");
+            let (key, crt) = (f.root.join("key.pem"), f.root.join("cert.pem"));
+            let out = support::output(
+                Command::new(openssl)
+                    .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=mx.example"])
+                    .args(["-addext", "subjectAltName=DNS:mx.example", "-keyout"])
+                    .arg(&key)
+                    .arg("-out")
+                    .arg(&crt),
+            )
+            .expect("run openssl req");
+            assert!(out.status.success(), "openssl req: {}", String::from_utf8_lossy(&out.stderr));
+            let pem = [std::fs::read(&crt).unwrap(), std::fs::read(&key).unwrap()].concat();
+            f.control("servercert.pem", pem);
+        }
+    }
+    std::fs::create_dir_all(f.home.join("bin")).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_qmail-smtpd-tls"), f.home.join("bin/qmail-smtpd-tls")).unwrap();
+    f
+}
+
+/// tcpserver on 127.0.0.1 running qmail-smtpd; killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(f: &Fixture, env: &[(&str, &str)]) -> Server {
+        let tcpserver = support::require_program("tcpserver", "ucspi-tcp");
+        let log = f.root.join("tcpserver.log");
+        let mut cmd = Command::new(tcpserver);
+        cmd.args(["-1", "-R", "-H", "-l", "mx.example", "127.0.0.1", "0"])
+            .arg(support::bin())
+            .env_clear()
+            .env("PATH", PATH)
+            .env("QMAILHOME", &f.home)
+            .env("QMAILQUEUE", f.queue_program())
+            .env("NOREALRCPTTO", "1")
+            .env("SMTPD_LOGLEVEL", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = support::spawn(&mut cmd).expect("start tcpserver");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+        let port = line.trim().parse().unwrap_or_else(|_| panic!("tcpserver reported no port: {line:?}"));
+        Server { child, port, log }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn swaks(&self, f: &Fixture, args: &[&str]) -> Output {
+        let swaks = support::require_program("swaks", "swaks");
+        support::output(
+            Command::new(swaks)
+                .args(["--server", "127.0.0.1", "--port", &self.port.to_string()])
+                .args(["--helo", "client.example", "--timeout", "30"])
+                .args(["--from", "alice@sender.example", "--to", "bob@example.com"])
+                .args(args)
+                .env_clear()
+                .env("PATH", PATH)
+                .env("HOME", &f.root),
+        )
+        .expect("run swaks")
+    }
+
+    /// Runs a Python 3 script with the port as its argument.
+    fn python(&self, script: &str) -> Output {
+        let python = support::require_program("python3", "python3");
+        support::output(Command::new(python).arg("-c").arg(script).arg(self.port.to_string()).env("PATH", PATH))
+            .expect("run python3")
+    }
+
+    fn fail(&self, f: &Fixture, out: &Output, msg: &str) -> ! {
+        panic!(
+            "\n==== {msg} ====\n---- client exit {:?} ----\n{}\n---- client stderr ----\n{}\n---- server log ----\n{}\n---- fixture ----\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log_text(),
+            f.listing()
+        )
+    }
+}
+
+/// The one queued message, with its Received header's second line checked
+/// for the encrypted form and returned.
+fn queued_over_tls(f: &Fixture, server: &Server, out: &Output) -> String {
+    let calls: Vec<_> = f.calls().into_iter().filter(|c| c.envelope.is_some()).collect();
+    if calls.len() != 1 {
+        server.fail(f, out, &format!("expected one queued message, got {}", calls.len()));
+    }
+    assert_eq!(calls[0].envelope.as_deref(), Some(&b"Falice@sender.example\0Tbob@example.com\0\0"[..]));
+    let msg = String::from_utf8_lossy(calls[0].message.as_deref().unwrap_or_default()).into_owned();
+    let by = msg.lines().nth(1).unwrap_or_default().to_string();
+    let ok = by
+        .strip_prefix("  by mx.example with (")
+        .and_then(|r| r.split_once(" encrypted) SMTP; "))
+        .is_some_and(|(cipher, _)| CIPHERS.contains(&cipher));
+    if !ok {
+        server.fail(f, out, &format!("Received header does not say (CIPHER encrypted) SMTP:\n{msg}"));
+    }
+    msg
+}
+
+#[test]
+fn swaks_starttls_delivers_and_received_says_encrypted() {
+    let f = fixture("tls-swaks", None);
+    let server = Server::start(&f, &[]);
+    let out = server.swaks(&f, &["--tls", "--data", "Subject: tls\n\nover tls"]);
+    let t = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    if !out.status.success()
+        || !t.contains("<-  250-PIPELINING\n<-  250-STARTTLS\n<-  250 8BITMIME\n")
+        || !t.contains("<-  220 ready for tls\n")
+        // After the handshake: the same EHLO reply without STARTTLS.
+        || !t.contains("<~  250-mx.example\n<~  250-PIPELINING\n<~  250 8BITMIME\n")
+        || !t.contains("<~  250 ok ")
+    {
+        server.fail(&f, &out, "swaks --tls: unexpected dialogue");
+    }
+    let msg = queued_over_tls(&f, &server, &out);
+    assert!(msg.starts_with("Received: from unknown (HELO client.example) (127.0.0.1)\n"), "{msg}");
+    assert!(msg.ends_with("Subject: tls\n\nover tls\n"), "{msg}");
+    // TLS 1.2 too, with its own suite names.
+    let f = fixture("tls-swaks-12", None);
+    let server = Server::start(&f, &[]);
+    let out = server.swaks(&f, &["--tls", "--tls-protocol", "tlsv1_2"]);
+    if !out.status.success() {
+        server.fail(&f, &out, "swaks --tls over TLS 1.2");
+    }
+    let msg = queued_over_tls(&f, &server, &out);
+    assert!(msg.lines().nth(1).unwrap().contains("(ECDHE-RSA-"), "{msg}");
+}
+
+#[test]
+fn openssl_s_client_starttls() {
+    let f = fixture("tls-s-client", None);
+    let server = Server::start(&f, &[]);
+    let openssl = support::require_program("openssl", "openssl");
+    let mut child = support::spawn(
+        Command::new(openssl)
+            .args(["s_client", "-starttls", "smtp", "-quiet", "-crlf", "-connect"])
+            .arg(format!("127.0.0.1:{}", server.port))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .expect("run openssl s_client");
+    child.stdin.take().unwrap().write_all(b"EHLO client.example\nNOOP\nQUIT\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let t = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    // s_client's own EHLO and STARTTLS are not shown; ours, inside TLS, are.
+    if !t.ends_with("250-mx.example\n250-PIPELINING\n250 8BITMIME\n250 ok\n221 mx.example\n") {
+        server.fail(&f, &out, "openssl s_client -starttls smtp: unexpected replies");
+    }
+}
+
+#[test]
+fn python_smtplib_starttls_and_smtp_ssl() {
+    let f = fixture("tls-smtplib", None);
+    let server = Server::start(&f, &[]);
+    let out = server.python(
+        r#"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="client.example", timeout=30)
+s.ehlo()
+assert s.has_extn("starttls"), s.esmtp_features
+code, msg = s.starttls(context=ctx)
+assert (code, msg) == (220, b"ready for tls"), (code, msg)
+s.ehlo()
+assert not s.has_extn("starttls"), s.esmtp_features
+s.sendmail("alice@sender.example", ["bob@example.com"], "Subject: smtplib\r\n\r\nhello\r\n")
+s.quit()
+print("ok")
+"#,
+    );
+    if !out.status.success() || out.stdout != b"ok\n" {
+        server.fail(&f, &out, "smtplib starttls()");
+    }
+    let msg = queued_over_tls(&f, &server, &out);
+    assert!(msg.ends_with("Subject: smtplib\n\nhello\n"), "{msg}");
+    drop(server);
+
+    // Implicit TLS: SMTPS set, qmail-smtpd execs qmail-smtpd-tls at once.
+    let f = fixture("tls-smtp-ssl", None);
+    let server = Server::start(&f, &[("SMTPS", "1")]);
+    let out = server.python(
+        r#"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP_SSL("127.0.0.1", int(sys.argv[1]), local_hostname="client.example", context=ctx, timeout=30)
+code, msg = s.ehlo()
+assert code == 250 and not s.has_extn("starttls"), s.esmtp_features
+s.sendmail("alice@sender.example", ["bob@example.com"], "Subject: smtps\r\n\r\nhello\r\n")
+s.quit()
+print("ok")
+"#,
+    );
+    if !out.status.success() || out.stdout != b"ok\n" {
+        server.fail(&f, &out, "smtplib SMTP_SSL with SMTPS set");
+    }
+    queued_over_tls(&f, &server, &out);
+}
+
+#[test]
+fn swaks_implicit_tls() {
+    let f = fixture("tls-smtps-swaks", None);
+    let server = Server::start(&f, &[("SMTPS", "1")]);
+    let out = server.swaks(&f, &["--tlsc", "--data", "Subject: smtps\n\nimplicit"]);
+    let t = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    // The greeting comes inside TLS, after the handshake.
+    if !out.status.success() || !t.contains("<~  220 mx.example ESMTP\n") || t.contains("STARTTLS") {
+        server.fail(&f, &out, "swaks --tlsc with SMTPS set");
+    }
+    queued_over_tls(&f, &server, &out);
+}
+
+/// CVE-2011-0411: `STARTTLS\r\nRSET\r\n` in one write. The RSET was sent in
+/// plain text; it must not be answered inside TLS (it would come first, as
+/// `250 flushed`, before the reply to NOOP).
+#[test]
+fn plaintext_pipelined_after_starttls_is_discarded() {
+    let f = fixture("tls-injection", None);
+    let server = Server::start(&f, &[]);
+    let out = server.python(
+        r#"
+import socket, ssl, sys
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+f = sock.makefile("rb")
+def reply():
+    lines = []
+    while True:
+        line = f.readline().decode()
+        lines.append(line)
+        if line[3:4] != "-":
+            return "".join(lines)
+print(reply(), end="")
+sock.sendall(b"EHLO client.example\r\n")
+print(reply(), end="")
+sock.sendall(b"STARTTLS\r\nRSET\r\n")
+print(reply(), end="")
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+tls = ctx.wrap_socket(sock, server_hostname="mx.example")
+g = tls.makefile("rb")
+tls.sendall(b"NOOP\r\nQUIT\r\n")
+print(g.read().decode(), end="")
+"#,
+    );
+    let want = "220 mx.example ESMTP\r\n250-mx.example\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n\
+                220 ready for tls\r\n250 ok\r\n221 mx.example\r\n";
+    if !out.status.success() || out.stdout != want.as_bytes() {
+        server.fail(&f, &out, &format!("want exactly:\n{want}"));
+    }
+}
+
+/// Reads one (possibly multi-line) reply.
+fn reply(r: &mut BufReader<TcpStream>) -> String {
+    let mut all = String::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        all.push_str(&line);
+        if line.len() < 4 || line.as_bytes()[3] != b'-' {
+            return all;
+        }
+    }
+}
+
+/// A garbage control/servercert.pem: STARTTLS is offered (the file is
+/// there), qmail-smtpd-tls cannot use it, answers 454, logs why, and the
+/// session goes on in plain text, HELO name and all; it no longer offers
+/// STARTTLS.
+#[test]
+fn bad_certificate_keeps_plain_smtp_working() {
+    let f = fixture("tls-bad-cert", Some("this is no certificate\n"));
+    let server = Server::start(&f, &[]);
+    let s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    let mut got = reply(&mut r);
+    for cmd in ["EHLO client.example", "STARTTLS", "EHLO client.example", "MAIL FROM:<alice@sender.example>", "RCPT TO:<bob@example.com>", "DATA"] {
+        w.write_all(format!("{cmd}\r\n").as_bytes()).unwrap();
+        got.push_str(&reply(&mut r));
+    }
+    w.write_all(b"Subject: plain\r\n\r\nstill works\r\n.\r\nQUIT\r\n").unwrap();
+    let mut rest = String::new();
+    r.read_to_string(&mut rest).unwrap();
+    got.push_str(&rest);
+    let got = got.split_once("250 ok 17").map_or(got.clone(), |(a, b)| format!("{a}250 ok TIME{}", &b[b.find('\r').unwrap()..]));
+    assert_eq!(
+        got,
+        "220 mx.example ESMTP\r\n250-mx.example\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n\
+         454 TLS not available due to temporary reason (#4.3.0)\r\n\
+         250-mx.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n250 ok TIME\r\n221 mx.example\r\n",
+        "log:\n{}",
+        server.log_text()
+    );
+    let calls: Vec<_> = f.calls().into_iter().filter(|c| c.envelope.is_some()).collect();
+    assert_eq!(calls.len(), 1);
+    let msg = String::from_utf8_lossy(calls[0].message.as_deref().unwrap()).into_owned();
+    assert!(msg.starts_with("Received: from unknown (HELO client.example) (127.0.0.1)\n  by mx.example with SMTP; "), "{msg}");
+    let log = server.log_text();
+    assert!(log.contains("TLS not available: control/servercert.pem: no certificate"), "{log}");
+
+    // Implicit TLS cannot fall back: the connection is closed, the reason
+    // logged.
+    drop(server);
+    let f = fixture("tls-bad-cert-smtps", Some("garbage\n"));
+    let server = Server::start(&f, &[("SMTPS", "1")]);
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    assert!(buf.is_empty(), "{buf:?}");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(server.log_text().contains("TLS not available"), "{}", server.log_text());
+}
+
+/// SMTPS set but no bin/qmail-smtpd-tls: logged, connection closed.
+#[test]
+fn smtps_without_the_tls_binary() {
+    let f = fixture("tls-no-binary", None);
+    std::fs::remove_file(f.home.join("bin/qmail-smtpd-tls")).unwrap();
+    let out = f.run(&[("SMTPS", "1")], "EHLO x\r\n");
+    out.assert_exit(1).assert_stdout("");
+    out.assert_stderr_contains("unable to exec bin/qmail-smtpd-tls");
+}

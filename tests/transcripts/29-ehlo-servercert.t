@@ -1,0 +1,22 @@
+# control/servercert.pem exists: EHLO offers STARTTLS (after PIPELINING, the
+# last line unchanged). This fixture has no bin/qmail-smtpd-tls, so the
+# handover fails: 454, and the plain session goes on as it was (the open
+# transaction included). STARTTLS takes no parameters (501).
+ctl me mx.example
+ctl servercert.pem not parsed by the plain server
+C: EHLO client.example
+C: MAIL FROM:<a@b>
+C: STARTTLS now
+C: STARTTLS
+C: RCPT TO:<u@x.example>
+C: QUIT
+S: 220 mx.example ESMTP
+S: 250-mx.example
+S: 250-PIPELINING
+S: 250-STARTTLS
+S: 250 8BITMIME
+S: 250 ok
+S: 501 Syntax error (no parameters allowed) (#5.5.4)
+S: 454 TLS not available due to temporary reason (#4.3.0)
+S: 250 ok
+S: 221 mx.example
