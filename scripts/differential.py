@@ -9,7 +9,8 @@ and the realrcptto/unable-to-stat log lines.
 Build the C binary with benches/build-c-qmail-smtpd.sh (it must honour
 QMAILHOME). Our side runs with the knobs that restore netqmail's exact
 behaviour where we deliberately differ (ALLOWBARECR, no recipient limits);
-the smtplf URL, the one remaining textual difference, is masked. Exit
+the smtplf URL and the SIZE line in EHLO (issue 7) are masked, and no
+session declares a SIZE when databytes is set. Exit
 status 1 when any session differs.
 """
 import os, re, subprocess, random, tempfile, shutil, sys
@@ -65,10 +66,14 @@ for i in range(N):
     if random.random()<0.3: extra['QMAILRRTDENYALL']='1'
     qexit=random.choice([0,0,0,0,31,53,82,12])
     inp=session()
+    if 'databytes' in ctl:
+        # A declared SIZE over databytes is refused at MAIL (RFC 1870);
+        # netqmail ignores the parameter. Not a difference to hunt for.
+        inp=inp.replace(b' SIZE=100',b'')
     a=run(OURS,inp,dict(extra,ALLOWBARECR='1',MAXRCPT='100000',MAXUNKNOWNRCPT='0'),ctl,qexit)
     b=run(C,inp,extra,ctl,qexit)
-    # known deviation: the smtplf URL
-    a=(a[0].replace(b'https://cr.yp.to/docs/smtplf.html.',b'http://pobox.com/~djb/docs/smtplf.html.'),)+a[1:]
+    # known deviations: the smtplf URL; SIZE (RFC 1870, issue 7) in EHLO
+    a=(re.sub(rb'250-SIZE \d+\r\n',b'',a[0].replace(b'https://cr.yp.to/docs/smtplf.html.',b'http://pobox.com/~djb/docs/smtplf.html.')),)+a[1:]
     if a!=b:
         bad+=1
         print('===== case',i,repr(inp)[:1500], extra, ctl.get('databytes'), qexit)
