@@ -108,14 +108,24 @@ impl Input {
     fn len(&self) -> u64 {
         match self {
             Input::Bytes(b) => b.len() as u64,
-            Input::Repeat { head, chunk, count, tail } => (head.len() + chunk.len() * count + tail.len()) as u64,
+            Input::Repeat {
+                head,
+                chunk,
+                count,
+                tail,
+            } => (head.len() + chunk.len() * count + tail.len()) as u64,
         }
     }
 
     fn write_to(&self, w: &mut dyn Write) -> io::Result<()> {
         match self {
             Input::Bytes(b) => w.write_all(b),
-            Input::Repeat { head, chunk, count, tail } => {
+            Input::Repeat {
+                head,
+                chunk,
+                count,
+                tail,
+            } => {
                 w.write_all(head)?;
                 for _ in 0..*count {
                     w.write_all(chunk)?;
@@ -152,12 +162,17 @@ impl Prog {
     fn behind<S: AsRef<OsStr>>(&self, prefix: &[S]) -> Prog {
         let mut argv: Vec<OsString> = prefix.iter().map(|s| s.as_ref().to_owned()).collect();
         argv.extend(self.argv.iter().cloned());
-        Prog { argv, env: self.env.clone() }
+        Prog {
+            argv,
+            env: self.env.clone(),
+        }
     }
 
     fn command(&self) -> Command {
         let mut c = Command::new(&self.argv[0]);
-        c.args(&self.argv[1..]).env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
+        c.args(&self.argv[1..])
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 }
@@ -195,13 +210,17 @@ fn run(prog: &Prog, input: &Input) -> Outcome {
             drop(w);
             cmd.stdin(Stdio::from(r));
             let start = Instant::now();
-            let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {:?}: {e}", prog.argv));
+            let child = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawn {:?}: {e}", prog.argv));
             (start, child)
         }
         _ => {
             cmd.stdin(Stdio::piped());
             let start = Instant::now();
-            let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {:?}: {e}", prog.argv));
+            let mut child = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawn {:?}: {e}", prog.argv));
             let mut stdin = child.stdin.take().expect("stdin");
             let input = input.clone();
             writer = Some(std::thread::spawn(move || {
@@ -242,7 +261,13 @@ fn run(prog: &Prog, input: &Input) -> Outcome {
 fn run_rss(time: &Path, scratch: &Path, prog: &Prog, input: &Input) -> (Outcome, Option<u64>) {
     let out = scratch.join(format!("time-{}.out", std::process::id()));
     let _ = fs::remove_file(&out);
-    let wrapped = prog.behind(&[time.as_os_str(), "-o".as_ref(), out.as_os_str(), "-f".as_ref(), "%M".as_ref()]);
+    let wrapped = prog.behind(&[
+        time.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "-f".as_ref(),
+        "%M".as_ref(),
+    ]);
     let o = run(&wrapped, input);
     let kib = fs::read_to_string(&out)
         .ok()
@@ -253,24 +278,40 @@ fn run_rss(time: &Path, scratch: &Path, prog: &Prog, input: &Input) -> (Outcome,
 /// The `cat` floor of DATA: the client's bytes through `cat` into a pipe
 /// read by the sink, as qmail-smtpd's output to qmail-queue is. Returns
 /// seconds and, under GNU time, cat's peak RSS.
-fn run_cat_into_sink(input: &Input, sink: &Path, time: Option<(&Path, &Path)>) -> (f64, Option<u64>) {
+fn run_cat_into_sink(
+    input: &Input,
+    sink: &Path,
+    time: Option<(&Path, &Path)>,
+) -> (f64, Option<u64>) {
     let (r, w) = pipe();
     let devnull = fs::File::open("/dev/null").expect("/dev/null");
     let cat = match time {
         Some((time, scratch)) => {
             let out = scratch.join(format!("time-cat-{}.out", std::process::id()));
             let _ = fs::remove_file(&out);
-            Prog::new("cat").behind(&[time.as_os_str(), "-o".as_ref(), out.as_os_str(), "-f".as_ref(), "%M".as_ref()])
+            Prog::new("cat").behind(&[
+                time.as_os_str(),
+                "-o".as_ref(),
+                out.as_os_str(),
+                "-f".as_ref(),
+                "%M".as_ref(),
+            ])
         }
         None => Prog::new("cat"),
     };
     let start = Instant::now();
     let mut sink_cmd = Command::new(sink);
-    sink_cmd.stdin(Stdio::from(r)).stdout(Stdio::from(devnull)).stderr(Stdio::null());
+    sink_cmd
+        .stdin(Stdio::from(r))
+        .stdout(Stdio::from(devnull))
+        .stderr(Stdio::null());
     let mut sink_child = sink_cmd.spawn().expect("spawn sink");
     drop(sink_cmd);
     let mut cat_cmd = cat.command();
-    cat_cmd.stdin(Stdio::piped()).stdout(Stdio::from(w)).stderr(Stdio::null());
+    cat_cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::from(w))
+        .stderr(Stdio::null());
     let mut cat_child = cat_cmd.spawn().expect("spawn cat");
     drop(cat_cmd);
     let mut stdin = cat_child.stdin.take().expect("stdin");
@@ -289,7 +330,13 @@ fn run_cat_into_sink(input: &Input, sink: &Path, time: Option<(&Path, &Path)>) -
 
 /// The floor of one message: the exec floor, then the sink reading the
 /// stored message and the envelope, each from a pipe already filled.
-fn run_message_floor(exec_floor: &Prog, quit: &Input, sink: &Path, message: &[u8], envelope: &[u8]) -> f64 {
+fn run_message_floor(
+    exec_floor: &Prog,
+    quit: &Input,
+    sink: &Path,
+    message: &[u8],
+    envelope: &[u8],
+) -> f64 {
     let (mr, mut mw) = pipe();
     mw.write_all(message).expect("fill");
     drop(mw);
@@ -299,7 +346,9 @@ fn run_message_floor(exec_floor: &Prog, quit: &Input, sink: &Path, message: &[u8
     let first = run(exec_floor, quit);
     let start = Instant::now();
     let mut c = Command::new(sink);
-    c.stdin(Stdio::from(mr)).stdout(Stdio::from(er)).stderr(Stdio::null());
+    c.stdin(Stdio::from(mr))
+        .stdout(Stdio::from(er))
+        .stderr(Stdio::null());
     let mut child = c.spawn().expect("spawn sink");
     drop(c);
     let _ = child.wait();
@@ -310,10 +359,20 @@ fn median(mut v: Vec<f64>) -> f64 {
     assert!(!v.is_empty());
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     if std::env::var_os("BENCH_VERBOSE").is_some() {
-        eprintln!("  {} samples: min {:.6} max {:.6} all {:?}", v.len(), v[0], v[v.len() - 1], if v.len() <= 20 { &v[..] } else { &v[..0] });
+        eprintln!(
+            "  {} samples: min {:.6} max {:.6} all {:?}",
+            v.len(),
+            v[0],
+            v[v.len() - 1],
+            if v.len() <= 20 { &v[..] } else { &v[..0] }
+        );
     }
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 fn median_u64(v: Vec<u64>) -> u64 {
@@ -338,14 +397,21 @@ fn which(prog: &str) -> Option<PathBuf> {
 fn compile(src: &str, out: &Path, notes: &mut Vec<String>) -> Option<PathBuf> {
     let gcc = which("gcc").or_else(|| which("cc"))?;
     let source = Path::new(MANIFEST_DIR).join("benches").join(src);
-    let r = Command::new(&gcc).args(["-O2", "-static", "-s", "-o"]).arg(out).arg(&source).output();
+    let r = Command::new(&gcc)
+        .args(["-O2", "-static", "-s", "-o"])
+        .arg(out)
+        .arg(&source)
+        .output();
     match r {
         Ok(o) if o.status.success() => Some(out.to_path_buf()),
         Ok(o) => {
             notes.push(format!(
                 "`{} -O2 -static {src}` failed: {}",
                 gcc.display(),
-                String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("")
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
             ));
             None
         }
@@ -364,14 +430,29 @@ fn empty_rust_program(scratch: &Path, notes: &mut Vec<String>) -> Option<PathBuf
     write_file(&src, "fn main() {}\n");
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let r = Command::new(&rustc)
-        .args(["--edition", "2021", "-C", "opt-level=3", "-C", "lto", "-C", "panic=abort", "-C", "codegen-units=1", "-C", "strip=symbols", "-o"])
+        .args([
+            "--edition",
+            "2021",
+            "-C",
+            "opt-level=3",
+            "-C",
+            "lto",
+            "-C",
+            "panic=abort",
+            "-C",
+            "codegen-units=1",
+            "-C",
+            "strip=symbols",
+            "-o",
+        ])
         .arg(&out)
         .arg(&src)
         .output();
     match r {
         Ok(o) if o.status.success() => Some(out),
         _ => {
-            notes.push("rustc could not build an empty program: no empty-Rust-program floor".into());
+            notes
+                .push("rustc could not build an empty program: no empty-Rust-program floor".into());
             None
         }
     }
@@ -405,7 +486,13 @@ fn users_cdb(path: &Path, records: impl Iterator<Item = (Vec<u8>, Vec<u8>)>, wil
 /// A users/assign line's value: user, uid, gid, home, dash, extension.
 fn assign_value(user: &str, uid: u32, home: &Path, dash: &str, ext: &str) -> Vec<u8> {
     let mut v = Vec::new();
-    for f in [user.as_bytes(), uid.to_string().as_bytes(), uid.to_string().as_bytes(), home.as_os_str().as_bytes(), dash.as_bytes()] {
+    for f in [
+        user.as_bytes(),
+        uid.to_string().as_bytes(),
+        uid.to_string().as_bytes(),
+        home.as_os_str().as_bytes(),
+        dash.as_bytes(),
+    ] {
         v.extend_from_slice(f);
         v.push(0);
     }
@@ -433,7 +520,10 @@ fn fixtures(root: &Path, notes: &mut Vec<String>) -> Fixtures {
     qmail_home(&plain, &[("rcpthosts", &format!("{ME}\nexample.com\n"))]);
     users_cdb(
         &plain.join("users/cdb"),
-        std::iter::once((b"!joe\0".to_vec(), assign_value("joe", 1000, &joehome, "", ""))),
+        std::iter::once((
+            b"!joe\0".to_vec(),
+            assign_value("joe", 1000, &joehome, "", ""),
+        )),
         b"",
     );
 
@@ -449,7 +539,10 @@ fn fixtures(root: &Path, notes: &mut Vec<String>) -> Fixtures {
     qmail_home(
         &big,
         &[
-            ("rcpthosts", &format!("{ME}\nvirt.example\nremote.example\n")),
+            (
+                "rcpthosts",
+                &format!("{ME}\nvirt.example\nremote.example\n"),
+            ),
             ("virtualdomains", "virt.example:virt\n"),
         ],
     );
@@ -460,7 +553,10 @@ fn fixtures(root: &Path, notes: &mut Vec<String>) -> Fixtures {
         let t = Instant::now();
         let fillhome = root.join("fillhome");
         let special = [
-            (b"!virt-".to_vec(), assign_value("virt", 2000, &vhome, "-", "")),
+            (
+                b"!virt-".to_vec(),
+                assign_value("virt", 2000, &vhome, "-", ""),
+            ),
             (b"!joe-".to_vec(), assign_value("joe", 2001, &joe2, "-", "")),
         ];
         let filler = (0..USERS_CDB_ENTRIES).map(|i| {
@@ -468,11 +564,24 @@ fn fixtures(root: &Path, notes: &mut Vec<String>) -> Fixtures {
             let mut key = b"!".to_vec();
             key.extend_from_slice(name.as_bytes());
             key.push(0);
-            (key, assign_value(&name, 3000 + (i % 60000) as u32, &fillhome.join(&name), "", ""))
+            (
+                key,
+                assign_value(
+                    &name,
+                    3000 + (i % 60000) as u32,
+                    &fillhome.join(&name),
+                    "",
+                    "",
+                ),
+            )
         });
         users_cdb(&cdb, special.into_iter().chain(filler), b"-");
         write_file(&marker, "");
-        eprintln!("  done in {:.1} s ({} MB)", t.elapsed().as_secs_f64(), fs::metadata(&cdb).map(|m| m.len() / 1_000_000).unwrap_or(0));
+        eprintln!(
+            "  done in {:.1} s ({} MB)",
+            t.elapsed().as_secs_f64(),
+            fs::metadata(&cdb).map(|m| m.len() / 1_000_000).unwrap_or(0)
+        );
     }
 
     // pw: a 10,000-user passwd; every hundredth user has a home (owned by
@@ -480,7 +589,12 @@ fn fixtures(root: &Path, notes: &mut Vec<String>) -> Fixtures {
     let pw = if !nix::unistd::geteuid().is_root() {
         notes.push("not running as root: the passwd row (fixture /etc/passwd in a private mount namespace) is skipped".into());
         None
-    } else if !Command::new("unshare").args(["-m", "true"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success()) {
+    } else if !Command::new("unshare")
+        .args(["-m", "true"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
         notes.push("`unshare -m` does not work here: the passwd row is skipped".into());
         None
     } else {
@@ -495,7 +609,11 @@ fn fixtures(root: &Path, notes: &mut Vec<String>) -> Fixtures {
         for k in 0..PASSWD_USERS {
             let uid = 20000 + k as u32;
             let dir = homes.join(format!("u{k:04}"));
-            let _ = writeln!(passwd, "u{k:04}:x:{uid}:{uid}:bench user {k}:{}:/bin/sh", dir.display());
+            let _ = writeln!(
+                passwd,
+                "u{k:04}:x:{uid}:{uid}:bench user {k}:{}:/bin/sh",
+                dir.display()
+            );
             if k % 100 == 0 {
                 fs::create_dir_all(&dir).expect("mkdir");
                 fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).expect("chmod");
@@ -538,7 +656,12 @@ fn crlf_lines(lines: &[String]) -> Vec<u8> {
 
 /// HELO, MAIL, RCPT, DATA with `body` (CRLF lines, no final dot), QUIT.
 fn message_session(rcpt: &str, body: &[u8]) -> Vec<u8> {
-    let mut v = crlf_lines(&["HELO bench.example".into(), "MAIL FROM:<sender@example.org>".into(), format!("RCPT TO:<{rcpt}>"), "DATA".into()]);
+    let mut v = crlf_lines(&[
+        "HELO bench.example".into(),
+        "MAIL FROM:<sender@example.org>".into(),
+        format!("RCPT TO:<{rcpt}>"),
+        "DATA".into(),
+    ]);
     v.extend_from_slice(body);
     v.extend_from_slice(b".\r\nQUIT\r\n");
     v
@@ -589,7 +712,11 @@ struct Row {
 
 fn us(secs: f64) -> String {
     let u = secs * 1e6;
-    if u >= 100.0 { format!("{u:.0} µs") } else { format!("{u:.1} µs") }
+    if u >= 100.0 {
+        format!("{u:.0} µs")
+    } else {
+        format!("{u:.1} µs")
+    }
 }
 
 fn us_per(secs: f64) -> String {
@@ -601,7 +728,11 @@ fn mib(kib: u64) -> String {
 }
 
 fn ratio(a: f64, b: f64) -> String {
-    if b > 0.0 && a.is_finite() { format!("{:.2}x", a / b) } else { "-".into() }
+    if b > 0.0 && a.is_finite() {
+        format!("{:.2}x", a / b)
+    } else {
+        "-".into()
+    }
 }
 
 fn verdict(goal: &str, met: bool) -> String {
@@ -616,7 +747,13 @@ fn print_table(rows: &[Row], with_c: bool) {
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let mut v = vec![r.what.clone(), r.ours.clone(), r.floor.clone(), r.ratio.clone(), r.target.clone()];
+            let mut v = vec![
+                r.what.clone(),
+                r.ours.clone(),
+                r.floor.clone(),
+                r.ratio.clone(),
+                r.target.clone(),
+            ];
             if with_c {
                 let (c, cr) = r.c.clone().unwrap_or(("-".into(), "-".into()));
                 v.extend([c, cr]);
@@ -646,7 +783,10 @@ fn print_table(rows: &[Row], with_c: bool) {
         }
         s
     };
-    println!("{}", line(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>()));
+    println!(
+        "{}",
+        line(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    );
     let mut sep = String::from("|");
     for (i, w) in widths.iter().enumerate() {
         if i == 0 || i == 4 {
@@ -685,7 +825,9 @@ fn main() {
     // `cargo bench` passes --bench; `cargo test --all-targets` (make test)
     // runs this binary without it, and a benchmark has nothing to test.
     if !std::env::args().any(|a| a == "--bench") {
-        eprintln!("benches/smtpd.rs: a benchmark, not a test; run it with `cargo bench --bench smtpd`");
+        eprintln!(
+            "benches/smtpd.rs: a benchmark, not a test; run it with `cargo bench --bench smtpd`"
+        );
         return;
     }
     let started = Instant::now();
@@ -703,11 +845,18 @@ fn main() {
             (Prog::new("/bin/true"), "/bin/true")
         }
     };
-    let sink = match compile("qmail-queue-sink.c", &scratch.join("qmail-queue-sink"), &mut notes) {
+    let sink = match compile(
+        "qmail-queue-sink.c",
+        &scratch.join("qmail-queue-sink"),
+        &mut notes,
+    ) {
         Some(p) => p,
         None => {
             let p = scratch.join("qmail-queue-sink.sh");
-            write_file(&p, "#!/bin/sh\ncat >/dev/null || exit 54\ncat <&1 >/dev/null || exit 54\nexit 0\n");
+            write_file(
+                &p,
+                "#!/bin/sh\ncat >/dev/null || exit 54\ncat <&1 >/dev/null || exit 54\nexit 0\n",
+            );
             fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).expect("chmod");
             notes.push("no C compiler: the qmail-queue sink is a shell script (slower)".into());
             p
@@ -717,7 +866,9 @@ fn main() {
     let time = if time.exists() {
         Some(time)
     } else {
-        notes.push("GNU time (/usr/bin/time, Debian package `time`) missing: no peak RSS rows".into());
+        notes.push(
+            "GNU time (/usr/bin/time, Debian package `time`) missing: no peak RSS rows".into(),
+        );
         None
     };
     let softlimit = which("softlimit");
@@ -727,7 +878,10 @@ fn main() {
 
     let fx = fixtures(&scratch, &mut notes);
 
-    let mut contenders = vec![Contender { name: "qmail-smtpd", path: PathBuf::from(SMTPD) }];
+    let mut contenders = vec![Contender {
+        name: "qmail-smtpd",
+        path: PathBuf::from(SMTPD),
+    }];
     if let Some(c) = std::env::var_os("BENCH_C_SMTPD").filter(|c| !c.is_empty()) {
         let c = PathBuf::from(c);
         let probe = run(
@@ -735,7 +889,10 @@ fn main() {
             &Input::bytes(b"QUIT\r\n".to_vec()),
         );
         if quit_ok(&probe) {
-            contenders.push(Contender { name: "C qmail-smtpd", path: c });
+            contenders.push(Contender {
+                name: "C qmail-smtpd",
+                path: c,
+            });
         } else {
             notes.push(format!(
                 "BENCH_C_SMTPD={} did not answer a session in the fixture home (does it honour QMAILHOME?): no C column; it said {:?}",
@@ -747,11 +904,18 @@ fn main() {
     let with_c = contenders.len() > 1;
     // Every server runs with the same environment: only the qmail home and
     // the queue program, as a tcpserver set-up would add TCP* variables.
-    let server = |c: &Contender, home: &Path| Prog::new(&c.path).env("QMAILHOME", home).env("QMAILQUEUE", &sink);
+    let server = |c: &Contender, home: &Path| {
+        Prog::new(&c.path)
+            .env("QMAILHOME", home)
+            .env("QMAILQUEUE", &sink)
+    };
 
     let mut rows: Vec<Row> = Vec::new();
     // `cargo bench --bench smtpd -- data rcpt` runs only those sections.
-    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let want = |section: &str| only.is_empty() || only.iter().any(|o| section.contains(o.as_str()));
     let quit = Input::bytes(b"QUIT\r\n".to_vec());
     // Filled by the DATA runs, reported with the other peak RSS rows.
@@ -769,7 +933,10 @@ fn main() {
             for (i, c) in contenders.iter().enumerate() {
                 let o = run(&server(c, &fx.plain), &quit);
                 if !quit_ok(&o) {
-                    warnings.add(format!("connection, {}", c.name), format!("{:?} {:?}", o.status, o.tail_str()));
+                    warnings.add(
+                        format!("connection, {}", c.name),
+                        format!("{:?} {:?}", o.status, o.tail_str()),
+                    );
                 }
                 t_ours[i].push(o.secs);
             }
@@ -810,7 +977,6 @@ fn main() {
                 c: conn.get(1).map(|&c| (us(c), ratio(c, r))),
             });
         }
-
     }
 
     // --- STARTTLS: the handshake's cost beside a plain EHLO session --------
@@ -820,12 +986,18 @@ fn main() {
             Some(home) => {
                 let (mut t_plain, mut t_tls) = (Vec::new(), Vec::new());
                 for _ in 0..TLS_RUNS {
-                    match (tls_bench::session(&home, &sink, false), tls_bench::session(&home, &sink, true)) {
+                    match (
+                        tls_bench::session(&home, &sink, false),
+                        tls_bench::session(&home, &sink, true),
+                    ) {
                         (Ok(p), Ok(t)) => {
                             t_plain.push(p);
                             t_tls.push(t);
                         }
-                        (p, t) => warnings.add("STARTTLS session".into(), format!("{:?} {:?}", p.err(), t.err())),
+                        (p, t) => warnings.add(
+                            "STARTTLS session".into(),
+                            format!("{:?} {:?}", p.err(), t.err()),
+                        ),
                     }
                 }
                 if !t_tls.is_empty() {
@@ -851,7 +1023,11 @@ fn main() {
         let msg = Input::bytes(message_session("joe@mx.example", &body));
         let stored: Vec<u8> = {
             let mut s = b"Received: from unknown (HELO bench.example) (unknown)\n  by unknown with SMTP; 29 Nov 2026 20:33:46 -0000\n".to_vec();
-            s.extend(String::from_utf8_lossy(&body).replace("\r\n", "\n").into_bytes());
+            s.extend(
+                String::from_utf8_lossy(&body)
+                    .replace("\r\n", "\n")
+                    .into_bytes(),
+            );
             s
         };
         let envelope = b"Fsender@example.org\0Tjoe@mx.example\0\0".to_vec();
@@ -861,11 +1037,20 @@ fn main() {
             for (i, c) in contenders.iter().enumerate() {
                 let o = run(&server(c, &fx.plain), &msg);
                 if !queued_ok(&o) {
-                    warnings.add(format!("10 KB message, {}", c.name), format!("{:?} {:?}", o.status, o.tail_str()));
+                    warnings.add(
+                        format!("10 KB message, {}", c.name),
+                        format!("{:?} {:?}", o.status, o.tail_str()),
+                    );
                 }
                 t_ours[i].push(o.secs);
             }
-            t_floor.push(run_message_floor(&exec_floor, &quit, &sink, &stored, &envelope));
+            t_floor.push(run_message_floor(
+                &exec_floor,
+                &quit,
+                &sink,
+                &stored,
+                &envelope,
+            ));
         }
         let floor = median(t_floor);
         let m: Vec<f64> = t_ours.into_iter().map(median).collect();
@@ -877,7 +1062,6 @@ fn main() {
             target: String::new(),
             c: m.get(1).map(|&c| (us(c), ratio(c, floor))),
         });
-
     }
 
     // --- DATA throughput, and peak RSS of the same runs -------------------
@@ -913,12 +1097,19 @@ fn main() {
                     None => (run(&prog, &big_msg), None),
                 };
                 if !queued_ok(&o) {
-                    warnings.add(format!("DATA, {}", c.name), format!("{:?} {:?}", o.status, o.tail_str()));
+                    warnings.add(
+                        format!("DATA, {}", c.name),
+                        format!("{:?} {:?}", o.status, o.tail_str()),
+                    );
                 }
                 t_ours[i].push(o.secs);
                 rss_ours[i].extend(kib);
             }
-            let (secs, kib) = run_cat_into_sink(&big_msg, &sink, time.as_deref().map(|t| (t, scratch.as_path())));
+            let (secs, kib) = run_cat_into_sink(
+                &big_msg,
+                &sink,
+                time.as_deref().map(|t| (t, scratch.as_path())),
+            );
             t_cat.push(secs);
             rss_cat.extend(kib);
         }
@@ -930,9 +1121,10 @@ fn main() {
             floor: format!("{cat_rate:.0} MB/s (cat)"),
             ratio: ratio(rates[0], cat_rate),
             target: verdict("≥ 0.50x", rates[0] >= 0.5 * cat_rate),
-            c: rates.get(1).map(|&c| (format!("{c:.0} MB/s"), ratio(c, cat_rate))),
+            c: rates
+                .get(1)
+                .map(|&c| (format!("{c:.0} MB/s"), ratio(c, cat_rate))),
         });
-
     }
 
     // --- RCPT check cost --------------------------------------------------
@@ -948,7 +1140,10 @@ fn main() {
         }
         let mut cases = vec![
             RcptCase {
-                what: format!("RCPT: virtual domain, users/cdb wildcard ({}k entries)", USERS_CDB_ENTRIES / 1000),
+                what: format!(
+                    "RCPT: virtual domain, users/cdb wildcard ({}k entries)",
+                    USERS_CDB_ENTRIES / 1000
+                ),
                 home: fx.big.clone(),
                 passwd: None,
                 n: 20_000,
@@ -979,7 +1174,10 @@ fn main() {
             cases.insert(
                 1,
                 RcptCase {
-                    what: format!("RCPT: passwd user with extension ({}k users)", PASSWD_USERS / 1000),
+                    what: format!(
+                        "RCPT: passwd user with extension ({}k users)",
+                        PASSWD_USERS / 1000
+                    ),
                     home: home.clone(),
                     passwd: Some(passwd.clone()),
                     n: 500,
@@ -990,7 +1188,10 @@ fn main() {
             );
         } else {
             rows.push(Row {
-                what: format!("RCPT: passwd user with extension ({}k users)", PASSWD_USERS / 1000),
+                what: format!(
+                    "RCPT: passwd user with extension ({}k users)",
+                    PASSWD_USERS / 1000
+                ),
                 ours: "skipped".into(),
                 floor: "-".into(),
                 ratio: "-".into(),
@@ -1004,7 +1205,9 @@ fn main() {
             let empty = rcpt_session(std::iter::empty());
             let mut results = Vec::new();
             for c in &contenders {
-                let base = server(c, &case.home).env("MAXRCPT", "200000").env("MAXUNKNOWNRCPT", "0");
+                let base = server(c, &case.home)
+                    .env("MAXRCPT", "200000")
+                    .env("MAXUNKNOWNRCPT", "0");
                 let wrap = |p: Prog| match &case.passwd {
                     Some(pw) => in_namespace(&p, pw),
                     None => p,
@@ -1016,14 +1219,24 @@ fn main() {
                     let o = run(&on, &input);
                     let replies = o.tail_str();
                     if !quit_ok(&o) || !replies.ends_with(&format!("{}221 {ME}\r\n", case.expect)) {
-                        warnings.add(format!("{}, {}", case.what, c.name), format!("{:?} ...{:?}", o.status, &replies[replies.len().saturating_sub(200)..]));
+                        warnings.add(
+                            format!("{}, {}", case.what, c.name),
+                            format!(
+                                "{:?} ...{:?}",
+                                o.status,
+                                &replies[replies.len().saturating_sub(200)..]
+                            ),
+                        );
                     }
                     t_on.push(o.secs);
                     t_off.push(run(&off, &input).secs);
                     t_empty.push(run(&off, &empty).secs);
                 }
                 let (on, off, empty) = (median(t_on), median(t_off), median(t_empty));
-                results.push(((on - off) / case.n as f64, ((off - empty) / case.n as f64).max(0.0)));
+                results.push((
+                    (on - off) / case.n as f64,
+                    ((off - empty) / case.n as f64).max(0.0),
+                ));
             }
             let (cost, floor) = results[0];
             rows.push(Row {
@@ -1035,14 +1248,19 @@ fn main() {
                 c: results.get(1).map(|&(c, cf)| (us_per(c), ratio(c, cf))),
             });
         }
-
     }
 
     // --- peak RSS ---------------------------------------------------------
     if want("rss") {
         if let Some(time) = &time {
             eprintln!("peak RSS ...");
-            let kib_or = |v: &[u64]| if v.is_empty() { None } else { Some(median_u64(v.to_vec())) };
+            let kib_or = |v: &[u64]| {
+                if v.is_empty() {
+                    None
+                } else {
+                    Some(median_u64(v.to_vec()))
+                }
+            };
             let cat_kib = kib_or(&rss_cat);
             let show = |k: Option<u64>| k.map_or("-".to_string(), mib);
             let rat = |a: Option<u64>, b: Option<u64>| match (a, b) {
@@ -1057,7 +1275,9 @@ fn main() {
                     floor: format!("{} (cat)", show(cat_kib)),
                     ratio: rat(Some(ours), cat_kib),
                     target: verdict("≤ 2.5 MiB", ours <= 2560),
-                    c: rss_ours.get(1).map(|v| (show(kib_or(v)), rat(kib_or(v), cat_kib))),
+                    c: rss_ours
+                        .get(1)
+                        .map(|v| (show(kib_or(v)), rat(kib_or(v), cat_kib))),
                 });
             }
 
@@ -1067,19 +1287,36 @@ fn main() {
                 count: LINE_MIB,
                 tail: Arc::new(b"\r\nQUIT\r\n".to_vec()),
             };
-            let rcpts_default = rcpt_session((0..PIPELINED_RCPTS).map(|i| format!("someone{i}@example.com")));
+            let rcpts_default =
+                rcpt_session((0..PIPELINED_RCPTS).map(|i| format!("someone{i}@example.com")));
             // (what, client input, extra environment, target)
-            type RssCase = (String, Input, Vec<(&'static str, &'static str)>, &'static str);
+            type RssCase = (
+                String,
+                Input,
+                Vec<(&'static str, &'static str)>,
+                &'static str,
+            );
             let cases: Vec<RssCase> = vec![
-                (format!("peak RSS: a {LINE_MIB} MiB line without newline"), long_line, vec![], "≤ 4 MiB"),
                 (
-                    format!("peak RSS: {}k pipelined RCPTs (MAXRCPT default)", PIPELINED_RCPTS / 1000),
+                    format!("peak RSS: a {LINE_MIB} MiB line without newline"),
+                    long_line,
+                    vec![],
+                    "≤ 4 MiB",
+                ),
+                (
+                    format!(
+                        "peak RSS: {}k pipelined RCPTs (MAXRCPT default)",
+                        PIPELINED_RCPTS / 1000
+                    ),
                     rcpts_default.clone(),
                     vec![],
                     "≤ 4 MiB",
                 ),
                 (
-                    format!("peak RSS: {}k pipelined RCPTs, MAXRCPT=200000", PIPELINED_RCPTS / 1000),
+                    format!(
+                        "peak RSS: {}k pipelined RCPTs, MAXRCPT=200000",
+                        PIPELINED_RCPTS / 1000
+                    ),
                     rcpts_default,
                     vec![("MAXRCPT", "200000")],
                     "",
@@ -1096,7 +1333,10 @@ fn main() {
                         }
                         let (o, k) = run_rss(time, &scratch, &prog, &input);
                         if !quit_ok(&o) {
-                            warnings.add(format!("{what}, {}", c.name), format!("{:?} {:?}", o.status, o.tail_str()));
+                            warnings.add(
+                                format!("{what}, {}", c.name),
+                                format!("{:?} {:?}", o.status, o.tail_str()),
+                            );
                         }
                         kib[i].extend(k);
                     }
@@ -1109,23 +1349,35 @@ fn main() {
                     ours: show(ours),
                     floor: format!("{} (cat)", show(cat_kib)),
                     ratio: rat(ours, cat_kib),
-                    target: if goal.is_empty() { String::new() } else { verdict(goal, ours.is_some_and(|k| k <= 4096)) },
-                    c: kib.get(1).map(|v| (show(kib_or(v)), rat(kib_or(v), cat_kib))),
+                    target: if goal.is_empty() {
+                        String::new()
+                    } else {
+                        verdict(goal, ours.is_some_and(|k| k <= 4096))
+                    },
+                    c: kib
+                        .get(1)
+                        .map(|v| (show(kib_or(v)), rat(kib_or(v), cat_kib))),
                 });
             }
         }
-
     }
 
     // --- smallest softlimit -m --------------------------------------------
     if want("softlimit") {
         if let Some(softlimit) = &softlimit {
             eprintln!("softlimit ...");
-            let small = Input::bytes(message_session("joe@mx.example", b"Subject: small\r\n\r\nhello\r\n"));
+            let small = Input::bytes(message_session(
+                "joe@mx.example",
+                b"Subject: small\r\n\r\nhello\r\n",
+            ));
             let step: u64 = 64 * 1024;
             let smallest = |prog: &Prog, ok: &dyn Fn(&Outcome) -> bool| -> Option<u64> {
                 let works = |units: u64| {
-                    let p = prog.behind(&[softlimit.as_os_str(), OsStr::new("-m"), OsStr::new(&(units * step).to_string())]);
+                    let p = prog.behind(&[
+                        softlimit.as_os_str(),
+                        OsStr::new("-m"),
+                        OsStr::new(&(units * step).to_string()),
+                    ]);
                     ok(&run(&p, &small))
                 };
                 let mut hi = 256; // 16 MiB
@@ -1152,12 +1404,21 @@ fn main() {
                 for (i, c) in contenders.iter().enumerate() {
                     match smallest(&server(c, &fx.plain), &queued_ok) {
                         Some(b) => found[i].push(b),
-                        None => warnings.add(format!("softlimit, {}", c.name), "no limit up to 256 MiB works".into()),
+                        None => warnings.add(
+                            format!("softlimit, {}", c.name),
+                            "no limit up to 256 MiB works".into(),
+                        ),
                     }
                 }
                 cat.extend(smallest(&Prog::new("cat"), &cat_ok));
             }
-            let kib_of = |v: &[u64]| if v.is_empty() { None } else { Some(median_u64(v.to_vec()) / 1024) };
+            let kib_of = |v: &[u64]| {
+                if v.is_empty() {
+                    None
+                } else {
+                    Some(median_u64(v.to_vec()) / 1024)
+                }
+            };
             let show = |k: Option<u64>| k.map_or("-".to_string(), mib);
             let cat_kib = kib_of(&cat);
             let rat = |a: Option<u64>, b: Option<u64>| match (a, b) {
@@ -1171,10 +1432,11 @@ fn main() {
                 floor: format!("{} (cat)", show(cat_kib)),
                 ratio: rat(ours, cat_kib),
                 target: verdict("≤ 3 MiB", ours.is_some_and(|k| k <= 3072)),
-                c: found.get(1).map(|v| (show(kib_of(v)), rat(kib_of(v), cat_kib))),
+                c: found
+                    .get(1)
+                    .map(|v| (show(kib_of(v)), rat(kib_of(v), cat_kib))),
             });
         }
-
     }
 
     // --- binary size ------------------------------------------------------
@@ -1189,26 +1451,40 @@ fn main() {
             floor: format!("{} (/bin/true)", kb(true_size)),
             ratio: ratio(ours as f64, true_size as f64),
             target: String::new(),
-            c: contenders.get(1).map(|c| (kb(size(&c.path)), ratio(size(&c.path) as f64, true_size as f64))),
+            c: contenders.get(1).map(|c| {
+                (
+                    kb(size(&c.path)),
+                    ratio(size(&c.path) as f64, true_size as f64),
+                )
+            }),
         });
-
     }
 
     // --- report -----------------------------------------------------------
-    let uname = Command::new("uname").arg("-srm").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let uname = Command::new("uname")
+        .arg("-srm")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!();
-    println!("qmail-smtpd benchmark ({uname}, {cpus} CPUs; medians: connection {CONNECT_RUNS} runs, message {MESSAGE_RUNS}, DATA {DATA_RUNS}, RCPT {RCPT_RUNS}, RSS {RSS_RUNS}):");
+    println!(
+        "qmail-smtpd benchmark ({uname}, {cpus} CPUs; medians: connection {CONNECT_RUNS} runs, message {MESSAGE_RUNS}, DATA {DATA_RUNS}, RCPT {RCPT_RUNS}, RSS {RSS_RUNS}):"
+    );
     println!();
     print_table(&rows, with_c);
     println!();
     println!("Ratios: time / floor time, throughput / floor throughput, memory / floor memory.");
-    println!("RCPT rows: (N recipients with the check - the same with NOREALRCPTTO=1) / N; the floor is one RCPT without the check.");
+    println!(
+        "RCPT rows: (N recipients with the check - the same with NOREALRCPTTO=1) / N; the floor is one RCPT without the check."
+    );
     for n in &notes {
         println!("Note: {n}");
     }
     for (what, count, example) in &warnings.0 {
-        println!("WARNING: {count} run(s) of \"{what}\" did not end as expected, so that figure is suspect; first: {example}");
+        println!(
+            "WARNING: {count} run(s) of \"{what}\" did not end as expected, so that figure is suspect; first: {example}"
+        );
     }
     eprintln!("benchmark took {:.0} s", started.elapsed().as_secs_f64());
 }
@@ -1236,7 +1512,18 @@ mod tls_bench {
         std::fs::write(home.join("control/me"), "mx.example\n").ok()?;
         let (key, crt) = (scratch.join("tls-key.pem"), scratch.join("tls-cert.pem"));
         let ok = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=mx.example", "-keyout"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=mx.example",
+                "-keyout",
+            ])
             .arg(&key)
             .arg("-out")
             .arg(&crt)
@@ -1251,7 +1538,11 @@ mod tls_bench {
         std::fs::write(home.join("control/servercert.pem"), pem).ok()?;
         let link = home.join("bin/qmail-smtpd-tls");
         let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(Path::new(super::SMTPD).with_file_name("qmail-smtpd-tls"), &link).ok()?;
+        std::os::unix::fs::symlink(
+            Path::new(super::SMTPD).with_file_name("qmail-smtpd-tls"),
+            &link,
+        )
+        .ok()?;
         Some(home)
     }
 
@@ -1276,7 +1567,12 @@ mod tls_bench {
             c: &CertificateDer<'_>,
             d: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+            rustls::crypto::verify_tls12_signature(
+                m,
+                c,
+                d,
+                &self.0.signature_verification_algorithms,
+            )
         }
         fn verify_tls13_signature(
             &self,
@@ -1284,7 +1580,12 @@ mod tls_bench {
             c: &CertificateDer<'_>,
             d: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+            rustls::crypto::verify_tls13_signature(
+                m,
+                c,
+                d,
+                &self.0.signature_verification_algorithms,
+            )
         }
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
             self.0.signature_verification_algorithms.supported_schemes()
@@ -1317,7 +1618,9 @@ mod tls_bench {
             .env("PATH", super::PATH_ENV)
             .env("QMAILHOME", home)
             .env("QMAILQUEUE", sink)
-            .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs.try_clone().map_err(|e| e.to_string())?)))
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(
+                theirs.try_clone().map_err(|e| e.to_string())?,
+            )))
             .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
             .stderr(Stdio::null())
             .spawn()
@@ -1325,7 +1628,8 @@ mod tls_bench {
         let mut w = ours.try_clone().map_err(|e| e.to_string())?;
         let mut r = BufReader::new(ours.try_clone().map_err(|e| e.to_string())?);
         expect(&mut r, "220 ")?;
-        w.write_all(b"EHLO bench.example\r\n").map_err(|e| e.to_string())?;
+        w.write_all(b"EHLO bench.example\r\n")
+            .map_err(|e| e.to_string())?;
         expect(&mut r, "250 ")?;
         if starttls {
             w.write_all(b"STARTTLS\r\n").map_err(|e| e.to_string())?;
@@ -1339,10 +1643,12 @@ mod tls_bench {
                 .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
                 .with_no_client_auth();
             let name = ServerName::try_from("mx.example").map_err(|e| e.to_string())?;
-            let mut conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+            let mut conn =
+                rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
             let mut sock = ours;
             let mut tls = rustls::Stream::new(&mut conn, &mut sock);
-            tls.write_all(b"EHLO bench.example\r\nQUIT\r\n").map_err(|e| e.to_string())?;
+            tls.write_all(b"EHLO bench.example\r\nQUIT\r\n")
+                .map_err(|e| e.to_string())?;
             let mut out = Vec::new();
             let _ = tls.read_to_end(&mut out);
             if !out.ends_with(b"221 mx.example\r\n") {
@@ -1354,6 +1660,9 @@ mod tls_bench {
         }
         let status = child.wait().map_err(|e| e.to_string())?;
         let secs = t0.elapsed().as_secs_f64();
-        status.success().then_some(secs).ok_or(format!("exit {status}"))
+        status
+            .success()
+            .then_some(secs)
+            .ok_or(format!("exit {status}"))
     }
 }

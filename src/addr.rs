@@ -79,7 +79,10 @@ pub fn parameters(arg: &[u8]) -> &[u8] {
     let (start, terminator) = match arg.iter().position(|&b| b == b'<') {
         Some(lt) => (lt + 1, b'>'),
         None => match arg.iter().position(|&b| b == b':') {
-            Some(colon) => (colon + 1 + arg[colon + 1..].iter().take_while(|&&b| b == b' ').count(), b' '),
+            Some(colon) => (
+                colon + 1 + arg[colon + 1..].iter().take_while(|&&b| b == b' ').count(),
+                b' ',
+            ),
             None => return &arg[arg.len()..],
         },
     };
@@ -103,11 +106,21 @@ pub fn parameters(arg: &[u8]) -> &[u8] {
 /// a value that is no number is ignored, as qmail ignores every parameter.
 pub fn declared_size(params: &[u8]) -> Option<u64> {
     params.split(|&b| b == b' ').find_map(|p| {
-        let value = p.get(..5).filter(|k| k.eq_ignore_ascii_case(b"SIZE=")).map(|_| &p[5..])?;
+        let value = p
+            .get(..5)
+            .filter(|k| k.eq_ignore_ascii_case(b"SIZE="))
+            .map(|_| &p[5..])?;
         if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        Some(value.iter().try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0'))).unwrap_or(u64::MAX))
+        Some(
+            value
+                .iter()
+                .try_fold(0u64, |n, &d| {
+                    n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+                })
+                .unwrap_or(u64::MAX),
+        )
     })
 }
 
@@ -155,7 +168,9 @@ fn scan_bracket(s: &[u8]) -> Option<([u8; 4], usize)> {
 
 /// The domain part qmail matches: everything after the last `@`.
 fn domain_of(addr: &[u8]) -> Option<&[u8]> {
-    addr.iter().rposition(|&b| b == b'@').map(|at| &addr[at + 1..])
+    addr.iter()
+        .rposition(|&b| b == b'@')
+        .map(|at| &addr[at + 1..])
 }
 
 /// control/badmailfrom: the whole sender, or `@domain` after its last `@`.
@@ -200,7 +215,10 @@ impl Rcpthosts {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        Ok(Rcpthosts { hosts: Some(HostSet::new(lines)), more })
+        Ok(Rcpthosts {
+            hosts: Some(HostSet::new(lines)),
+            more,
+        })
     }
 
     /// A list given directly (tests, tools).
@@ -255,9 +273,13 @@ mod tests {
     }
 
     fn p(arg: &str) -> Option<String> {
-        parse(arg.as_bytes(), Some(b"me.example"), &mut Me(vec![[127, 0, 0, 1]]))
-            .unwrap()
-            .map(|a| String::from_utf8(a).unwrap())
+        parse(
+            arg.as_bytes(),
+            Some(b"me.example"),
+            &mut Me(vec![[127, 0, 0, 1]]),
+        )
+        .unwrap()
+        .map(|a| String::from_utf8(a).unwrap())
     }
 
     #[test]
@@ -346,14 +368,20 @@ mod tests {
 
     #[test]
     fn esmtp_parameters_and_size() {
-        assert_eq!(parameters(b"FROM:<a@b> SIZE=10 BODY=8BITMIME"), b" SIZE=10 BODY=8BITMIME");
+        assert_eq!(
+            parameters(b"FROM:<a@b> SIZE=10 BODY=8BITMIME"),
+            b" SIZE=10 BODY=8BITMIME"
+        );
         assert_eq!(parameters(b"FROM:<\"x> SIZE=1\"@b> SIZE=2"), b" SIZE=2");
         assert_eq!(parameters(b"FROM: a@b SIZE=3"), b"SIZE=3");
         assert_eq!(parameters(b"FROM:<a@b>"), b"");
         assert_eq!(parameters(b"nothing"), b"");
         assert_eq!(declared_size(b" SIZE=10 BODY=8BITMIME"), Some(10));
         assert_eq!(declared_size(b" body=7bit size=0"), Some(0));
-        assert_eq!(declared_size(b" SIZE=99999999999999999999999"), Some(u64::MAX));
+        assert_eq!(
+            declared_size(b" SIZE=99999999999999999999999"),
+            Some(u64::MAX)
+        );
         assert_eq!(declared_size(b" SIZE= SIZE=x1"), None);
         assert_eq!(declared_size(b" SIZEX=1"), None);
     }

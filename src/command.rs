@@ -67,7 +67,10 @@ mod tests {
 
     #[test]
     fn verbs_and_arguments() {
-        assert_eq!(split(b"MAIL FROM:<a@b>\r"), (Verb::Mail, &b"FROM:<a@b>"[..]));
+        assert_eq!(
+            split(b"MAIL FROM:<a@b>\r"),
+            (Verb::Mail, &b"FROM:<a@b>"[..])
+        );
         assert_eq!(split(b"rCpT   TO:<x>"), (Verb::Rcpt, &b"TO:<x>"[..]));
         assert_eq!(split(b"QUIT"), (Verb::Quit, &b""[..]));
         assert_eq!(split(b"quit\r\r"), (Verb::Unknown, &b""[..]));

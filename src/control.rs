@@ -65,9 +65,9 @@ pub fn read_ulong(path: &Path) -> io::Result<Option<u64>> {
 pub fn scan_ulong(s: &[u8]) -> Option<u64> {
     let digits = s.iter().take_while(|b| b.is_ascii_digit()).count();
     (digits > 0).then(|| {
-        s[..digits]
-            .iter()
-            .fold(0u64, |n, &d| n.wrapping_mul(10).wrapping_add(u64::from(d - b'0')))
+        s[..digits].iter().fold(0u64, |n, &d| {
+            n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'))
+        })
     })
 }
 
@@ -100,7 +100,10 @@ impl HostMap {
         let mut map = HashMap::new();
         for line in lines {
             if let Some(colon) = line.iter().position(|&b| b == b':') {
-                map.insert(line[..colon].to_ascii_lowercase(), line[colon + 1..].to_vec());
+                map.insert(
+                    line[..colon].to_ascii_lowercase(),
+                    line[colon + 1..].to_vec(),
+                );
             }
         }
         HostMap(map)
@@ -143,7 +146,10 @@ mod tests {
         );
         assert_eq!(read_line(&f).unwrap().unwrap(), b"# comment".to_vec());
         assert_eq!(read_line(&dir.join("missing")).unwrap(), None);
-        assert!(read_line(&dir).is_err(), "a directory is unreadable, not absent");
+        assert!(
+            read_line(&dir).is_err(),
+            "a directory is unreadable, not absent"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -38,7 +38,10 @@ fn set_nonblocking(fd: BorrowedFd) {
     // Non-blocking fds make every write obey the timeout, however much the
     // client leaves unread. Failure (say, a terminal) only loses that.
     if let Ok(flags) = fcntl(fd, FcntlArg::F_GETFL) {
-        let _ = fcntl(fd, FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK));
+        let _ = fcntl(
+            fd,
+            FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK),
+        );
     }
 }
 
@@ -49,7 +52,8 @@ fn wait(fd: BorrowedFd, events: PollFlags, deadline: Instant) -> io::Result<()> 
         if left.is_zero() {
             return Err(io::ErrorKind::TimedOut.into());
         }
-        let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32 + 1).unwrap_or(PollTimeout::MAX);
+        let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32 + 1)
+            .unwrap_or(PollTimeout::MAX);
         let mut fds = [PollFd::new(fd, events)];
         match poll(&mut fds, ms) {
             Ok(0) => continue,
@@ -66,7 +70,11 @@ impl Client {
         let output = std::io::stdout().as_fd().try_clone_to_owned()?;
         set_nonblocking(input.as_fd());
         set_nonblocking(output.as_fd());
-        Ok(Client { timeout: Duration::from_secs(timeout_secs), input, output })
+        Ok(Client {
+            timeout: Duration::from_secs(timeout_secs),
+            input,
+            output,
+        })
     }
 
     /// Reads some bytes; `Ok(0)` is end of input.
@@ -96,7 +104,6 @@ impl Client {
         }
         Ok(())
     }
-
 }
 
 /// The client's byte stream: fds 0 and 1 as they are ([`Client`]), or the
@@ -304,7 +311,11 @@ fn drive<T: Transport>(
 pub fn ensure_standard_fds() {
     // open() takes the lowest free number: while that is below 3 it fills a
     // hole and is kept; the first one above is closed again.
-    while let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+    while let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
         if null.as_fd().as_raw_fd() >= 3 {
             break;
         }
@@ -317,7 +328,10 @@ pub fn ensure_standard_fds() {
 /// /dev/null.
 pub fn protect_stderr() {
     use nix::sys::stat::fstat;
-    let same = match (fstat(std::io::stdin().as_fd()), fstat(std::io::stderr().as_fd())) {
+    let same = match (
+        fstat(std::io::stdin().as_fd()),
+        fstat(std::io::stderr().as_fd()),
+    ) {
         (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino && is_socket(a.st_mode),
         _ => false,
     };

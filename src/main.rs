@@ -15,7 +15,10 @@ use qmail_smtpd::{io, server, session::Session};
 
 /// The C entry point; see the module comment for why not Rust's `main`.
 #[unsafe(no_mangle)]
-pub extern "C" fn main(_argc: std::ffi::c_int, _argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
+pub extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
     ignore_sigpipe();
     io::ensure_standard_fds();
     run()

@@ -84,8 +84,15 @@ fn custom_reply(raw: &[u8]) -> Option<Verdict> {
     if text.is_empty() {
         return None;
     }
-    let text: Vec<u8> = text.iter().map(|&b| if b < 0x20 || b == 0x7f { b'?' } else { b }).collect();
-    Some(if class == b'D' { Verdict::Permanent(text) } else { Verdict::Temporary(text) })
+    let text: Vec<u8> = text
+        .iter()
+        .map(|&b| if b < 0x20 || b == 0x7f { b'?' } else { b })
+        .collect();
+    Some(if class == b'D' {
+        Verdict::Permanent(text)
+    } else {
+        Verdict::Temporary(text)
+    })
 }
 
 /// Most bytes read from fd 6, as the custom-error patch reads.
@@ -119,7 +126,11 @@ fn pipe(flags: OFlag) -> io::Result<(OwnedFd, OwnedFd)> {
 /// close-on-exec set. The duplicate takes the lowest free number, which
 /// cannot be `target` while `fd` holds it.
 fn not_numbered(fd: OwnedFd, target: i32) -> io::Result<OwnedFd> {
-    if fd.as_raw_fd() == target { fd.try_clone() } else { Ok(fd) }
+    if fd.as_raw_fd() == target {
+        fd.try_clone()
+    } else {
+        Ok(fd)
+    }
 }
 
 impl Queue {
@@ -132,7 +143,9 @@ impl Queue {
         let (msg_r, msg_w) = pipe(OFlag::empty()).map_err(sys)?;
         let (env_r, env_w) = pipe(OFlag::empty()).map_err(sys)?;
         let (err_r, err_w) = pipe(OFlag::O_NONBLOCK).map_err(sys)?;
-        let msg_r = not_numbered(msg_r, 1).and_then(|f| not_numbered(f, 6)).map_err(sys)?;
+        let msg_r = not_numbered(msg_r, 1)
+            .and_then(|f| not_numbered(f, 6))
+            .map_err(sys)?;
         let env_r = not_numbered(env_r, 6).map_err(sys)?;
         let err_w = not_numbered(err_w, 6).map_err(sys)?;
         let spawn_err = |e: nix::Error| StartError::System(e.into());
@@ -182,7 +195,10 @@ impl Queue {
     /// Closes the message, writes the envelope (or none, when `envelope` is
     /// `None`: the message is being refused and qmail-queue must see a
     /// broken envelope and give up), and waits for the program to end.
-    pub fn finish(mut self, envelope: Option<&[u8]>) -> io::Result<(Outcome, bool, Option<Vec<u8>>)> {
+    pub fn finish(
+        mut self,
+        envelope: Option<&[u8]>,
+    ) -> io::Result<(Outcome, bool, Option<Vec<u8>>)> {
         drop(self.message.take());
         let mut env = self.envelope.take().expect("envelope pipe");
         match envelope {
@@ -202,7 +218,11 @@ impl Queue {
                 Err(e) => return Err(e.into()),
             }
         };
-        let custom = if outcome == Outcome::Exited(82) { self.read_custom() } else { None };
+        let custom = if outcome == Outcome::Exited(82) {
+            self.read_custom()
+        } else {
+            None
+        };
         Ok((outcome, self.write_error, custom))
     }
 
@@ -227,7 +247,17 @@ impl Queue {
 /// errno values from exec itself (as opposed to pipe/fork trouble).
 fn is_exec_errno(errno: i32) -> bool {
     use nix::errno::Errno::*;
-    [ENOENT, EACCES, ENOEXEC, ENOTDIR, ELOOP, ENAMETOOLONG, ETXTBSY, EISDIR, EPERM]
-        .iter()
-        .any(|e| *e as i32 == errno)
+    [
+        ENOENT,
+        EACCES,
+        ENOEXEC,
+        ENOTDIR,
+        ELOOP,
+        ENAMETOOLONG,
+        ETXTBSY,
+        EISDIR,
+        EPERM,
+    ]
+    .iter()
+    .any(|e| *e as i32 == errno)
 }

@@ -38,7 +38,8 @@ fn put_safe(out: &mut Vec<u8>, field: &[u8]) {
 /// Lines that already fit are left untouched, so short sessions match
 /// netqmail byte for byte.
 fn fit<const N: usize>(fixed: usize, mut fields: [&[u8]; N]) -> [&[u8]; N] {
-    let mut excess = (fixed + fields.iter().map(|f| f.len()).sum::<usize>()).saturating_sub(MAX_LINE);
+    let mut excess =
+        (fixed + fields.iter().map(|f| f.len()).sum::<usize>()).saturating_sub(MAX_LINE);
     for f in fields.iter_mut() {
         let cut = excess.min(f.len());
         *f = &f[..f.len() - cut];
@@ -52,14 +53,16 @@ fn fit<const N: usize>(fixed: usize, mut fields: [&[u8]; N]) -> [&[u8]; N] {
 pub fn header(out: &mut Vec<u8>, o: &Origin, now: u64) {
     const FROM: &[u8] = b"Received: from ";
     const HELO: &[u8] = b" (HELO ";
-    let fixed = FROM.len()
-        + o.helo.map_or(0, |_| HELO.len() + 1)
-        + 2
-        + o.remote_info.map_or(0, |_| 1)
-        + 1;
+    let fixed =
+        FROM.len() + o.helo.map_or(0, |_| HELO.len() + 1) + 2 + o.remote_info.map_or(0, |_| 1) + 1;
     let [helo, info, host, ip] = fit(
         fixed,
-        [o.helo.unwrap_or(b""), o.remote_info.unwrap_or(b""), o.remote_host, o.remote_ip],
+        [
+            o.helo.unwrap_or(b""),
+            o.remote_info.unwrap_or(b""),
+            o.remote_host,
+            o.remote_ip,
+        ],
     );
     out.extend_from_slice(FROM);
     put_safe(out, host);
@@ -79,7 +82,10 @@ pub fn header(out: &mut Vec<u8>, o: &Origin, now: u64) {
     date822(&mut date, now);
     const ENCRYPTED: &[u8] = b" encrypted)";
     let tls = o.cipher.map_or(0, |c| 2 + c.len() + ENCRYPTED.len());
-    let [local] = fit(b"  by ".len() + b" with SMTP; ".len() + tls + date.len(), [o.local]);
+    let [local] = fit(
+        b"  by ".len() + b" with SMTP; ".len() + tls + date.len(),
+        [o.local],
+    );
     put_safe(out, local);
     out.extend_from_slice(b" with ");
     if let Some(cipher) = o.cipher {
@@ -163,7 +169,12 @@ mod tests {
             "Received: from client.example (HELO evil??X:?y?[1.2.3.4]) (id?ent@192.0.2.1)\n  by mx.example with SMTP; 29 Nov 2026 20:33:46 -0000\n"
         );
         let mut v = Vec::new();
-        let o = Origin { remote_host: b"unknown", remote_ip: b"unknown", local: b"unknown", ..Default::default() };
+        let o = Origin {
+            remote_host: b"unknown",
+            remote_ip: b"unknown",
+            local: b"unknown",
+            ..Default::default()
+        };
         header(&mut v, &o, 0);
         assert_eq!(
             String::from_utf8(v).unwrap(),
@@ -187,7 +198,13 @@ mod tests {
             "Received: from unknown (192.0.2.1)\n  by mx.example with (ECDHE-RSA-AES256-GCM-SHA384 encrypted) SMTP; 1 Jan 1970 00:00:00 -0000\n"
         );
         let local = vec![b'l'; 5000];
-        let o = Origin { remote_host: b"h", remote_ip: b"1", local: &local, cipher: Some(b"TLS_AES_128_GCM_SHA256"), ..Default::default() };
+        let o = Origin {
+            remote_host: b"h",
+            remote_ip: b"1",
+            local: &local,
+            cipher: Some(b"TLS_AES_128_GCM_SHA256"),
+            ..Default::default()
+        };
         let mut v = Vec::new();
         header(&mut v, &o, 0);
         let second = v.split(|&b| b == b'\n').nth(1).unwrap();
@@ -198,7 +215,13 @@ mod tests {
     fn long_fields_are_cut_to_998() {
         let helo = vec![b'h'; 5000];
         let local = vec![b'l'; 5000];
-        let o = Origin { remote_host: b"host", helo: Some(&helo), remote_ip: b"1.2.3.4", local: &local, ..Default::default() };
+        let o = Origin {
+            remote_host: b"host",
+            helo: Some(&helo),
+            remote_ip: b"1.2.3.4",
+            local: &local,
+            ..Default::default()
+        };
         let mut v = Vec::new();
         header(&mut v, &o, 0);
         let lines: Vec<&[u8]> = v.split(|&b| b == b'\n').collect();
@@ -207,7 +230,13 @@ mod tests {
         assert!(lines[0].ends_with(b"h) (1.2.3.4)"));
         // Just at the limit nothing is cut.
         let helo = vec![b'h'; 998 - "Received: from host (HELO ) (1.2.3.4)".len()];
-        let o = Origin { remote_host: b"host", helo: Some(&helo), remote_ip: b"1.2.3.4", local: b"l", ..Default::default() };
+        let o = Origin {
+            remote_host: b"host",
+            helo: Some(&helo),
+            remote_ip: b"1.2.3.4",
+            local: b"l",
+            ..Default::default()
+        };
         let mut v = Vec::new();
         header(&mut v, &o, 0);
         assert_eq!(v.iter().position(|&b| b == b'\n'), Some(998));

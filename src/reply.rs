@@ -43,8 +43,7 @@ pub const MUST_STARTTLS: &[u8] = b"530 Must issue a STARTTLS command first (#5.7
 
 // Replies of our own: limits and refusals netqmail does not have. Each is
 // documented in qmail-smtpd(8).
-pub const BARE_CR: &[u8] =
-    b"554 sorry, message contains a bare CR, which I refuse (#5.6.2)\r\n";
+pub const BARE_CR: &[u8] = b"554 sorry, message contains a bare CR, which I refuse (#5.6.2)\r\n";
 pub const LINE_TOO_LONG: &[u8] = b"500 sorry, command line too long (#5.5.2)\r\n";
 pub const TOO_MANY_RCPTS: &[u8] = b"452 sorry, too many recipients (#4.5.3)\r\n";
 pub const TOO_MANY_UNKNOWN: &[u8] =

@@ -31,7 +31,11 @@ pub fn die(text: &[u8]) -> ! {
 pub fn serve(front: &mut dyn Front) -> ! {
     io::protect_stderr();
     let env = ProcessEnv;
-    logger::init(logger::parse_level(env.get("SMTPD_LOGLEVEL").as_deref().and_then(|v| std::str::from_utf8(v).ok())));
+    logger::init(logger::parse_level(
+        env.get("SMTPD_LOGLEVEL")
+            .as_deref()
+            .and_then(|v| std::str::from_utf8(v).ok()),
+    ));
     if std::env::set_current_dir(smtpd::qmail_home(&env)).is_err() {
         die(reply::CONTROLS);
     }

@@ -112,9 +112,15 @@ enum Phase {
     Commands,
     /// Between DATA and the I/O layer's report on starting qmail-queue.
     Starting,
-    Data { data: Data, qp: Option<u32> },
+    Data {
+        data: Data,
+        qp: Option<u32>,
+    },
     /// Between the end of DATA and the report on qmail-queue's exit.
-    Finishing { data: Data, qp: Option<u32> },
+    Finishing {
+        data: Data,
+        qp: Option<u32>,
+    },
     Closed,
 }
 
@@ -276,7 +282,9 @@ impl<'a> Session<'a> {
                     self.out.extend_from_slice(b"250-STARTTLS\r\n");
                 }
                 if self.setup.databytes > 0 {
-                    self.out.extend_from_slice(format!("250-SIZE {}\r\n", self.setup.databytes).as_bytes());
+                    self.out.extend_from_slice(
+                        format!("250-SIZE {}\r\n", self.setup.databytes).as_bytes(),
+                    );
                 }
                 self.out.extend_from_slice(reply::EHLO_LAST);
                 self.helo(arg);
@@ -288,7 +296,9 @@ impl<'a> Session<'a> {
             Verb::Help => self.out.extend_from_slice(reply::HELP),
             Verb::Noop => self.out.extend_from_slice(reply::OK),
             Verb::Vrfy => self.out.extend_from_slice(reply::VRFY),
-            Verb::Starttls if !self.setup.starttls => self.out.extend_from_slice(reply::UNIMPLEMENTED),
+            Verb::Starttls if !self.setup.starttls => {
+                self.out.extend_from_slice(reply::UNIMPLEMENTED)
+            }
             Verb::Starttls if !arg.is_empty() => self.out.extend_from_slice(reply::TLS_NO_PARAMS),
             Verb::Starttls => return Some(Action::StartTls),
             Verb::Unknown => self.out.extend_from_slice(reply::UNIMPLEMENTED),
@@ -363,7 +373,10 @@ impl<'a> Session<'a> {
         {
             self.seen_mail = false;
             self.out.extend_from_slice(reply::TOO_BIG);
-            log::info!("refused MAIL from {}: declared SIZE over databytes", String::from_utf8_lossy(&addr));
+            log::info!(
+                "refused MAIL from {}: declared SIZE over databytes",
+                String::from_utf8_lossy(&addr)
+            );
             return None;
         }
         self.deny_any = false;
@@ -450,7 +463,10 @@ impl<'a> Session<'a> {
         self.deny_any = true;
         self.unknown_count = self.unknown_count.saturating_add(1);
         if self.setup.max_unknown != 0 && self.unknown_count > self.setup.max_unknown {
-            log::info!("closing connection: more than {} unknown recipients", self.setup.max_unknown);
+            log::info!(
+                "closing connection: more than {} unknown recipients",
+                self.setup.max_unknown
+            );
             return Some(self.die(reply::TOO_MANY_UNKNOWN));
         }
         None
@@ -529,7 +545,8 @@ impl<'a> Session<'a> {
             data::Status::More if self.queue.len() >= QUEUE_CHUNK => (n, Action::WriteQueue),
             data::Status::More => (n, Action::NeedInput),
             data::Status::End => {
-                let Phase::Data { data, qp } = std::mem::replace(&mut self.phase, Phase::Closed) else {
+                let Phase::Data { data, qp } = std::mem::replace(&mut self.phase, Phase::Closed)
+                else {
                     unreachable!()
                 };
                 let envelope = (!data.failed()).then(|| self.envelope());
@@ -556,27 +573,46 @@ impl<'a> Session<'a> {
 
     /// The I/O layer's report on qmail-queue's end: how it exited, whether
     /// any write to it failed, what it wrote on fd 6, and the time.
-    pub fn queue_finished(&mut self, outcome: Outcome, write_error: bool, custom: Option<&[u8]>, now: u64) {
-        let Phase::Finishing { data, qp } = std::mem::replace(&mut self.phase, Phase::Commands) else {
+    pub fn queue_finished(
+        &mut self,
+        outcome: Outcome,
+        write_error: bool,
+        custom: Option<&[u8]>,
+        now: u64,
+    ) {
+        let Phase::Finishing { data, qp } = std::mem::replace(&mut self.phase, Phase::Commands)
+        else {
             panic!("queue_finished without a message");
         };
-        let outcome = if qp.is_none() { Outcome::ExecFailed } else { outcome };
+        let outcome = if qp.is_none() {
+            Outcome::ExecFailed
+        } else {
+            outcome
+        };
         let write_error = write_error || data.failed();
         match queue::classify(&outcome, write_error, custom) {
             queue::Verdict::Accepted => {
                 log::info!("message accepted: qp {}", qp.unwrap_or(0));
-                self.out.extend_from_slice(format!("250 ok {} qp {}\r\n", now, qp.unwrap_or(0)).as_bytes());
+                self.out.extend_from_slice(
+                    format!("250 ok {} qp {}\r\n", now, qp.unwrap_or(0)).as_bytes(),
+                );
             }
             _ if data.hops() >= data::MAX_HOPS => self.out.extend_from_slice(reply::TOO_MANY_HOPS),
             _ if data.too_big() => self.out.extend_from_slice(reply::TOO_BIG),
-            _ if data.bare_cr() && !self.setup.allow_bare_cr => self.out.extend_from_slice(reply::BARE_CR),
+            _ if data.bare_cr() && !self.setup.allow_bare_cr => {
+                self.out.extend_from_slice(reply::BARE_CR)
+            }
             queue::Verdict::Permanent(text) => self.reply_text(b"554 ", &text),
             queue::Verdict::Temporary(text) => self.reply_text(b"451 ", &text),
         }
     }
 
     fn reply_text(&mut self, code: &[u8], text: &[u8]) {
-        log::info!("message refused: {}{}", String::from_utf8_lossy(code), String::from_utf8_lossy(text));
+        log::info!(
+            "message refused: {}{}",
+            String::from_utf8_lossy(code),
+            String::from_utf8_lossy(text)
+        );
         self.out.extend_from_slice(code);
         self.out.extend_from_slice(text);
         self.out.extend_from_slice(b"\r\n");

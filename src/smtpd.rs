@@ -56,8 +56,12 @@ fn env_ulong(env: &dyn Env, name: &str) -> Option<u64> {
 pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Result<Loaded> {
     let ctl = |name: &str| home.join("control").join(name);
     let me = control::read_line(&ctl("me"))?;
-    let greeting = line_or(&ctl("smtpgreeting"), me.as_ref())?
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "neither control/smtpgreeting nor control/me"))?;
+    let greeting = line_or(&ctl("smtpgreeting"), me.as_ref())?.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            "neither control/smtpgreeting nor control/me",
+        )
+    })?;
     let localiphost = line_or(&ctl("localiphost"), me.as_ref())?;
     // qmail stores the number in a C int: what is <= 0 there becomes 1.
     let timeout = match control::read_ulong(&ctl("timeoutsmtpd"))? {
@@ -80,7 +84,11 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
     // getpeername/getsockname only when tcpserver did not say.
     let peer_lazy = std::cell::OnceCell::new();
     let mut peer = Some(peer);
-    let mut peer_lazy_get = || peer_lazy.get_or_init(|| (peer.take().expect("once"))()).clone();
+    let mut peer_lazy_get = || {
+        peer_lazy
+            .get_or_init(|| (peer.take().expect("once"))())
+            .clone()
+    };
     let remote_ip = env
         .get("TCPREMOTEIP")
         .or_else(|| peer_lazy_get().remote)
@@ -90,7 +98,9 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         .or_else(|| env.get("TCPLOCALIP"))
         .or_else(|| peer_lazy_get().local)
         .unwrap_or_else(|| b"unknown".to_vec());
-    let remote_host = env.get("TCPREMOTEHOST").unwrap_or_else(|| b"unknown".to_vec());
+    let remote_host = env
+        .get("TCPREMOTEHOST")
+        .unwrap_or_else(|| b"unknown".to_vec());
     let log_ip = env
         .get("PROTO")
         .and_then(|proto| {
@@ -114,7 +124,8 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         deny_all: env.get("QMAILRRTDENYALL").as_deref() == Some(b"1"),
         allow_bare_cr: env.get("ALLOWBARECR").is_some(),
         max_rcpt: env_ulong(env, "MAXRCPT").map_or(DEFAULT_MAX_RCPT, |n| n.max(1) as usize),
-        max_unknown: env_ulong(env, "MAXUNKNOWNRCPT").map_or(DEFAULT_MAX_UNKNOWN, |n| n.min(u64::from(u32::MAX)) as u32),
+        max_unknown: env_ulong(env, "MAXUNKNOWNRCPT")
+            .map_or(DEFAULT_MAX_UNKNOWN, |n| n.min(u64::from(u32::MAX)) as u32),
         unknown_delay: env_ulong(env, "UNKNOWNRCPTDELAY").unwrap_or(0).min(3600),
         // As the TLS patch: offered when the file is there (stat only; it
         // is read by qmail-smtpd-tls, after STARTTLS).
@@ -123,7 +134,11 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         cipher: None,
     };
     let queue_program = queue_program(env.get("QMAILQUEUE"));
-    Ok(Loaded { setup, timeout, queue_program })
+    Ok(Loaded {
+        setup,
+        timeout,
+        queue_program,
+    })
 }
 
 /// qmail runs $QMAILQUEUE with execv, which never searches $PATH: a name
@@ -166,7 +181,10 @@ impl Peer {
             };
             Some(ip.to_string().into_bytes())
         };
-        Peer { remote: ip(getpeername(fd)), local: ip(getsockname(fd)) }
+        Peer {
+            remote: ip(getpeername(fd)),
+            local: ip(getsockname(fd)),
+        }
     }
 }
 
@@ -198,7 +216,8 @@ impl Ipme for SystemIpme {
 
 /// The qmail home: $QMAILHOME, else /var/qmail.
 pub fn qmail_home(env: &dyn Env) -> OsString {
-    env.get("QMAILHOME").map_or_else(|| OsString::from("/var/qmail"), OsString::from_vec)
+    env.get("QMAILHOME")
+        .map_or_else(|| OsString::from("/var/qmail"), OsString::from_vec)
 }
 
 /// A switch from the environment (tcprules): on when set to anything but
@@ -220,8 +239,14 @@ mod tests {
     #[test]
     fn queue_program_is_never_searched_in_path() {
         assert_eq!(queue_program(None), OsString::from("bin/qmail-queue"));
-        assert_eq!(queue_program(Some(b"/usr/bin/q".to_vec())), OsString::from("/usr/bin/q"));
-        assert_eq!(queue_program(Some(b"bin/q".to_vec())), OsString::from("bin/q"));
+        assert_eq!(
+            queue_program(Some(b"/usr/bin/q".to_vec())),
+            OsString::from("/usr/bin/q")
+        );
+        assert_eq!(
+            queue_program(Some(b"bin/q".to_vec())),
+            OsString::from("bin/q")
+        );
         assert_eq!(queue_program(Some(b"q".to_vec())), OsString::from("./q"));
     }
 }

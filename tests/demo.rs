@@ -8,7 +8,9 @@ use std::process::Command;
 #[test]
 fn demo_shows_accepted_and_refused_recipients() {
     let top = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bin = Path::new(env!("CARGO_BIN_EXE_qmail-smtpd")).parent().unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_qmail-smtpd"))
+        .parent()
+        .unwrap();
     let dir = std::env::temp_dir().join(format!("demo-{}", std::process::id()));
     let out = Command::new("bash")
         .arg(top.join("scripts/demo.sh"))
@@ -28,12 +30,35 @@ fn demo_shows_accepted_and_refused_recipients() {
         "354 go ahead",
         "realrcptto ",
     ] {
-        assert!(stdout.contains(want), "demo output lacks {want:?}\n{stdout}");
+        assert!(
+            stdout.contains(want),
+            "demo output lacks {want:?}\n{stdout}"
+        );
     }
     // The accepted RCPT is answered 250 right after it is sent.
     let lines: Vec<&str> = stdout.lines().collect();
-    let alice = lines.iter().position(|l| l.contains("RCPT TO:<alice@demo.example>")).unwrap();
-    assert!(lines[alice + 1..].iter().find(|l| l.contains("250") || l.contains("550")).unwrap().contains("250 ok"), "{stdout}");
-    let nobody = lines.iter().position(|l| l.contains("RCPT TO:<nobody@demo.example>")).unwrap();
-    assert!(lines[nobody + 1..].iter().find(|l| l.contains("250") || l.contains("550")).unwrap().contains("550 "), "{stdout}");
+    let alice = lines
+        .iter()
+        .position(|l| l.contains("RCPT TO:<alice@demo.example>"))
+        .unwrap();
+    assert!(
+        lines[alice + 1..]
+            .iter()
+            .find(|l| l.contains("250") || l.contains("550"))
+            .unwrap()
+            .contains("250 ok"),
+        "{stdout}"
+    );
+    let nobody = lines
+        .iter()
+        .position(|l| l.contains("RCPT TO:<nobody@demo.example>"))
+        .unwrap();
+    assert!(
+        lines[nobody + 1..]
+            .iter()
+            .find(|l| l.contains("250") || l.contains("550"))
+            .unwrap()
+            .contains("550 "),
+        "{stdout}"
+    );
 }

@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 
 use support::Fixture;
 
-const ENV: &[(&str, &str)] = &[("TCPREMOTEIP", "192.0.2.1"), ("TCPREMOTEHOST", "client.example"), ("TCPLOCALHOST", "mx.example")];
+const ENV: &[(&str, &str)] = &[
+    ("TCPREMOTEIP", "192.0.2.1"),
+    ("TCPREMOTEHOST", "client.example"),
+    ("TCPLOCALHOST", "mx.example"),
+];
 const UPTO_354: &str = "220 mx.example ESMTP\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n";
 const SESSION: &str = "MAIL FROM:<a@sender.example>\r\nRCPT TO:<b@example.com>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n";
 const MESSAGE: &[u8] =
@@ -16,20 +20,26 @@ const MESSAGE: &[u8] =
 const ENVELOPE: &[u8] = b"Fa@sender.example\0Tb@example.com\0\0";
 
 fn fixture(name: &str) -> Fixture {
-    let f = Fixture::with_controls(name, &[("me", "mx.example\n"), ("rcpthosts", "example.com\n")]);
+    let f = Fixture::with_controls(
+        name,
+        &[("me", "mx.example\n"), ("rcpthosts", "example.com\n")],
+    );
     f.control("timeoutsmtpd", "1\n");
     f
 }
 
 fn run(f: &Fixture) -> support::Run<'_> {
-    ENV.iter().fold(f.cmd().env("NOREALRCPTTO", "1"), |r, (k, v)| r.env(k, v))
+    ENV.iter()
+        .fold(f.cmd().env("NOREALRCPTTO", "1"), |r, (k, v)| r.env(k, v))
 }
 
 #[test]
 fn gone_right_after_the_final_dot() {
     let f = fixture("gone-after-dot");
     let out = run(&f).input(SESSION).run();
-    out.assert_stdout(format!("{UPTO_354}250 ok UNIXTIME qp PID\r\n")).assert_exit(1).assert_queued(MESSAGE, ENVELOPE);
+    out.assert_stdout(format!("{UPTO_354}250 ok UNIXTIME qp PID\r\n"))
+        .assert_exit(1)
+        .assert_queued(MESSAGE, ENVELOPE);
 }
 
 #[test]
@@ -37,10 +47,15 @@ fn quiet_right_after_the_final_dot() {
     let f = fixture("quiet-after-dot");
     let start = Instant::now();
     let out = run(&f).input(SESSION).keep_open().run();
-    out.assert_stdout(format!("{UPTO_354}250 ok UNIXTIME qp PID\r\n451 timeout (#4.4.2)\r\n"))
-        .assert_exit(1)
-        .assert_queued(MESSAGE, ENVELOPE);
-    assert!(start.elapsed() < Duration::from_secs(30), "the process outlived timeoutsmtpd by far");
+    out.assert_stdout(format!(
+        "{UPTO_354}250 ok UNIXTIME qp PID\r\n451 timeout (#4.4.2)\r\n"
+    ))
+    .assert_exit(1)
+    .assert_queued(MESSAGE, ENVELOPE);
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "the process outlived timeoutsmtpd by far"
+    );
 }
 
 #[test]
@@ -49,5 +64,7 @@ fn quiet_inside_the_final_dot_line() {
     let f = fixture("quiet-in-dot");
     let input = SESSION.strip_suffix('\n').unwrap();
     let out = run(&f).input(input).keep_open().run();
-    out.assert_stdout(format!("{UPTO_354}451 timeout (#4.4.2)\r\n")).assert_exit(1).assert_nothing_queued();
+    out.assert_stdout(format!("{UPTO_354}451 timeout (#4.4.2)\r\n"))
+        .assert_exit(1)
+        .assert_nothing_queued();
 }

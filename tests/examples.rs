@@ -31,13 +31,21 @@ fn home(name: &str) -> PathBuf {
     std::fs::write(dir.join("control/me"), "mx.example\n").unwrap();
     std::fs::write(dir.join("control/rcpthosts"), "mx.example\n").unwrap();
     let q = dir.join("bin/qmail-queue");
-    std::fs::write(&q, "#!/bin/sh\nexec 3<&1\ncat > \"$0.message\"\ncat <&3 > \"$0.envelope\"\n").unwrap();
+    std::fs::write(
+        &q,
+        "#!/bin/sh\nexec 3<&1\ncat > \"$0.message\"\ncat <&3 > \"$0.envelope\"\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&q, std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Connects (retrying while the server starts) and runs one session.
@@ -60,7 +68,8 @@ fn session(port: u16, input: &[u8]) -> String {
     out
 }
 
-const RELAY_SESSION: &[u8] = b"HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<u@elsewhere.example>\r\nQUIT\r\n";
+const RELAY_SESSION: &[u8] =
+    b"HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<u@elsewhere.example>\r\nQUIT\r\n";
 
 #[test]
 fn tcp_smtp_rules_grant_relaying_to_localhost() {
@@ -74,7 +83,10 @@ fn tcp_smtp_rules_grant_relaying_to_localhost() {
         .spawn()
         .expect("tcprules (Debian package ucspi-tcp)");
     tcprules.stdin.take().unwrap().write_all(&rules).unwrap();
-    assert!(tcprules.wait().unwrap().success(), "examples/tcp.smtp does not compile");
+    assert!(
+        tcprules.wait().unwrap().success(),
+        "examples/tcp.smtp does not compile"
+    );
     let port = free_port();
     let server = Command::new("tcpserver")
         .args(["-H", "-R", "-l", "mx.example", "-x"])
@@ -90,24 +102,40 @@ fn tcp_smtp_rules_grant_relaying_to_localhost() {
         .expect("tcpserver (Debian package ucspi-tcp)");
     let _guard = Kill(server, dir);
     let out = session(port, RELAY_SESSION);
-    assert_eq!(out, "220 mx.example ESMTP\r\n250 mx.example\r\n250 ok\r\n250 ok\r\n221 mx.example\r\n");
+    assert_eq!(
+        out,
+        "220 mx.example ESMTP\r\n250 mx.example\r\n250 ok\r\n250 ok\r\n221 mx.example\r\n"
+    );
 }
 
 #[test]
 fn daemontools_scripts_parse() {
-    for script in ["examples/service/qmail-smtpd/run", "examples/service/qmail-smtpd/log/run"] {
+    for script in [
+        "examples/service/qmail-smtpd/run",
+        "examples/service/qmail-smtpd/log/run",
+    ] {
         let p = top().join(script);
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o111, 0o111, "{script} must be executable");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o111,
+            0o111,
+            "{script} must be executable"
+        );
         let st = Command::new("sh").arg("-n").arg(&p).status().unwrap();
         assert!(st.success(), "{script} does not parse");
     }
     let run = std::fs::read_to_string(top().join("examples/service/qmail-smtpd/run")).unwrap();
-    assert!(run.contains("/var/qmail/bin/qmail-smtpd") && run.contains("softlimit -m"), "{run}");
+    assert!(
+        run.contains("/var/qmail/bin/qmail-smtpd") && run.contains("softlimit -m"),
+        "{run}"
+    );
 }
 
 #[test]
 fn xinetd_service_file_serves_smtp() {
-    let xinetd = ["/usr/sbin/xinetd", "/usr/bin/xinetd"].into_iter().map(Path::new).find(|p| p.exists());
+    let xinetd = ["/usr/sbin/xinetd", "/usr/bin/xinetd"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists());
     let xinetd = xinetd.expect("xinetd (Debian package xinetd)");
     let dir = home("xinetd");
     let port = free_port();

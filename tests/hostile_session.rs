@@ -21,7 +21,11 @@ impl Ipme for NoIp {
 struct Fake;
 impl RcptCheck for Fake {
     fn check(&mut self, addr: &[u8]) -> Verdict {
-        if addr.starts_with(b"no") { Verdict::Unknown } else { Verdict::Accept }
+        if addr.starts_with(b"no") {
+            Verdict::Unknown
+        } else {
+            Verdict::Accept
+        }
     }
 }
 
@@ -29,7 +33,10 @@ fn setup(relayclient: Option<&[u8]>) -> Setup {
     Setup {
         greeting: b"mx.example".to_vec(),
         localiphost: Some(b"mx.example".to_vec()),
-        rcpthosts: Rcpthosts::from_hosts(Some(HostSet::new(vec![b"example.com".to_vec(), b".sub.example.com".to_vec()]))),
+        rcpthosts: Rcpthosts::from_hosts(Some(HostSet::new(vec![
+            b"example.com".to_vec(),
+            b".sub.example.com".to_vec(),
+        ]))),
         badmailfrom: HostSet::new(vec![b"@bad.example".to_vec()]),
         databytes: 1000,
         relayclient: relayclient.map(<[u8]>::to_vec),
@@ -64,7 +71,12 @@ fn run(input: &[u8], cuts: &[usize], relayclient: Option<&[u8]>) -> Run {
     let (mut ipme, mut check) = (NoIp, Fake);
     let mut s = Session::new(setup(relayclient), &mut ipme, &mut check);
     s.greet();
-    let mut r = Run { out: Vec::new(), envelopes: Vec::new(), messages: Vec::new(), exit: 1 };
+    let mut r = Run {
+        out: Vec::new(),
+        envelopes: Vec::new(),
+        messages: Vec::new(),
+        exit: 1,
+    };
     let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
     bounds.push(input.len());
     bounds.sort();
@@ -226,36 +238,71 @@ fn open_relay_corpus() {
         for env in &r.envelopes {
             assert_not_relayed(env);
         }
-        let rcpt_reply = String::from_utf8_lossy(&r.out).lines().nth(2).unwrap_or("").to_string();
+        let rcpt_reply = String::from_utf8_lossy(&r.out)
+            .lines()
+            .nth(2)
+            .unwrap_or("")
+            .to_string();
         assert!(
             rcpt_reply.starts_with("553 ") || !r.envelopes.is_empty(),
             "{a:?}: {rcpt_reply:?}"
         );
     }
     // Accepted forms that stay local: the domain after the last @ is ours.
-    for a in ["u%evil.example@example.com", "evil.example!u@example.com", "u@evil.example@example.com", "u@a.sub.example.com"] {
+    for a in [
+        "u%evil.example@example.com",
+        "evil.example!u@example.com",
+        "u@evil.example@example.com",
+        "u@a.sub.example.com",
+    ] {
         let input = format!("MAIL FROM:<a@b>\r\nRCPT TO:<{a}>\r\nDATA\r\nx\r\n.\r\n");
         let r = run(input.as_bytes(), &[], None);
-        assert_eq!(r.envelopes.len(), 1, "{a}: {}", String::from_utf8_lossy(&r.out));
+        assert_eq!(
+            r.envelopes.len(),
+            1,
+            "{a}: {}",
+            String::from_utf8_lossy(&r.out)
+        );
     }
 }
 
 #[test]
 fn smuggling_variants_never_make_two_messages() {
     let variants: [&[u8]; 8] = [
-        b"\n.\n", b"\n.\r\n", b"\r\n.\n", b"\r.\r", b"\r.\r\n", b"\r\n.\r", b"\r\n\x00.\r\n", b".\r\r\n",
+        b"\n.\n",
+        b"\n.\r\n",
+        b"\r\n.\n",
+        b"\r.\r",
+        b"\r.\r\n",
+        b"\r\n.\r",
+        b"\r\n\x00.\r\n",
+        b".\r\r\n",
     ];
     for v in variants {
         let mut input = b"MAIL FROM:<a@b>\r\nRCPT TO:<u@example.com>\r\nDATA\r\nhello".to_vec();
         input.extend_from_slice(v);
-        input.extend_from_slice(b"MAIL FROM:<evil@b>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\nspoof\r\n.\r\n");
+        input.extend_from_slice(
+            b"MAIL FROM:<evil@b>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\nspoof\r\n.\r\n",
+        );
         let r = run(&input, &[], Some(b""));
-        assert!(r.messages.len() <= 1, "{v:?}: {}", String::from_utf8_lossy(&r.out));
+        assert!(
+            r.messages.len() <= 1,
+            "{v:?}: {}",
+            String::from_utf8_lossy(&r.out)
+        );
         for env in &r.envelopes {
-            assert!(!env.windows(4).any(|w| w == b"evil"), "{v:?}: smuggled {:?}", String::from_utf8_lossy(env));
+            assert!(
+                !env.windows(4).any(|w| w == b"evil"),
+                "{v:?}: smuggled {:?}",
+                String::from_utf8_lossy(env)
+            );
         }
         let replies = String::from_utf8_lossy(&r.out);
-        assert_eq!(replies.matches("250 ok 0 qp 7").count(), r.messages.len(), "{v:?}: {replies}");
+        assert_eq!(
+            replies.matches("250 ok 0 qp 7").count(),
+            r.messages.len(),
+            "{v:?}: {replies}"
+        );
     }
 }
 
@@ -268,7 +315,11 @@ fn pipelined_rcpts_beyond_the_limit_get_452() {
     let r = run(&input, &[65536, 131072], None);
     let text = String::from_utf8_lossy(&r.out);
     assert_eq!(text.matches("250 ok\r\n").count(), 1 + 50);
-    assert_eq!(text.matches("452 sorry, too many recipients (#4.5.3)\r\n").count(), 200_000 - 50);
+    assert_eq!(
+        text.matches("452 sorry, too many recipients (#4.5.3)\r\n")
+            .count(),
+        200_000 - 50
+    );
 }
 
 #[test]
@@ -280,7 +331,10 @@ fn unknown_recipient_delay_is_a_sleep_after_the_550() {
     let input = b"MAIL FROM:<a@b>\r\nRCPT TO:<no@example.com>\r\nRCPT TO:<u@example.com>\r\n";
     let (used, action) = s.handle(input);
     assert_eq!(action, Action::Sleep(3));
-    assert_eq!(s.output().as_slice(), b"250 ok\r\n550 sorry, no mailbox here by that name. (#5.1.1)\r\n");
+    assert_eq!(
+        s.output().as_slice(),
+        b"250 ok\r\n550 sorry, no mailbox here by that name. (#5.1.1)\r\n"
+    );
     s.output().clear();
     // Known recipients are not delayed.
     let (rest, action) = s.handle(&input[used..]);

@@ -20,13 +20,21 @@ fn make_install(destdir: &Path) -> String {
         .env_remove("MAKEFLAGS")
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "make install failed:\n{text}");
     text
 }
 
 fn mode(p: &Path) -> u32 {
-    std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode() & 0o7777
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o7777
 }
 
 #[test]
@@ -40,7 +48,10 @@ fn install_lays_out_files_and_keeps_netqmail() {
 
     let log = make_install(&dest);
     assert!(log.contains("qmail-smtpd.netqmail"), "{log}");
-    assert_eq!(std::fs::read(bin.join("qmail-smtpd.netqmail")).unwrap(), b"\x7fELF netqmail's qmail-smtpd");
+    assert_eq!(
+        std::fs::read(bin.join("qmail-smtpd.netqmail")).unwrap(),
+        b"\x7fELF netqmail's qmail-smtpd"
+    );
     for b in ["qmail-smtpd", "qmail-smtpd-tls", "qmail-realrcptto"] {
         assert_eq!(mode(&bin.join(b)), 0o755, "{b}");
         assert_eq!(
@@ -55,9 +66,23 @@ fn install_lays_out_files_and_keeps_netqmail() {
 
     // A second install replaces our binary and leaves the backup alone.
     make_install(&dest);
-    assert_eq!(std::fs::read(bin.join("qmail-smtpd.netqmail")).unwrap(), b"\x7fELF netqmail's qmail-smtpd");
-    let mut names: Vec<String> = std::fs::read_dir(&bin).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(
+        std::fs::read(bin.join("qmail-smtpd.netqmail")).unwrap(),
+        b"\x7fELF netqmail's qmail-smtpd"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&bin)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
-    assert_eq!(names, ["qmail-realrcptto", "qmail-smtpd", "qmail-smtpd-tls", "qmail-smtpd.netqmail"]);
+    assert_eq!(
+        names,
+        [
+            "qmail-realrcptto",
+            "qmail-smtpd",
+            "qmail-smtpd-tls",
+            "qmail-smtpd.netqmail"
+        ]
+    );
     let _ = std::fs::remove_dir_all(&dest);
 }

@@ -21,7 +21,11 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn which(prog: &str) -> Option<PathBuf> {
@@ -33,12 +37,19 @@ fn which(prog: &str) -> Option<PathBuf> {
 }
 
 fn body(i: usize) -> String {
-    format!("Subject: message {i}\r\nX-Seq: {i}\r\n\r\n{}\r\n..dot-stuffed line {i}\r\nend {i}\r\n", "z".repeat(1000 + i))
+    format!(
+        "Subject: message {i}\r\nX-Seq: {i}\r\n\r\n{}\r\n..dot-stuffed line {i}\r\nend {i}\r\n",
+        "z".repeat(1000 + i)
+    )
 }
 
 /// What qmail-queue should receive for `body(i)`, after the Received header.
 fn stored(i: usize) -> Vec<u8> {
-    format!("Subject: message {i}\nX-Seq: {i}\n\n{}\n.dot-stuffed line {i}\nend {i}\n", "z".repeat(1000 + i)).into_bytes()
+    format!(
+        "Subject: message {i}\nX-Seq: {i}\n\n{}\n.dot-stuffed line {i}\nend {i}\n",
+        "z".repeat(1000 + i)
+    )
+    .into_bytes()
 }
 
 fn session(port: u16, i: usize) -> String {
@@ -76,7 +87,18 @@ fn two_hundred_concurrent_sessions_each_queued_once() {
     std::fs::set_permissions(&q, std::fs::Permissions::from_mode(0o755)).unwrap();
     let port = free_port();
     let child = Command::new(tcpserver)
-        .args(["-c", &SESSIONS.to_string(), "-b", "200", "-H", "-R", "-l", "mx.example", "127.0.0.1", &port.to_string()])
+        .args([
+            "-c",
+            &SESSIONS.to_string(),
+            "-b",
+            "200",
+            "-H",
+            "-R",
+            "-l",
+            "mx.example",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
         .arg(env!("CARGO_BIN_EXE_qmail-smtpd"))
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
@@ -90,7 +112,10 @@ fn two_hundred_concurrent_sessions_each_queued_once() {
     let _server = Server(child, dir.clone());
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(10), "tcpserver did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "tcpserver did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // The probe connection above is a session too; give it time to end.
@@ -109,8 +134,21 @@ fn two_hundred_concurrent_sessions_each_queued_once() {
     for (i, t) in threads.into_iter().enumerate() {
         let out = t.join().unwrap();
         let lines: Vec<&str> = out.split("\r\n").collect();
-        assert_eq!(lines[..5], ["220 mx.example ESMTP", "250 mx.example", "250 ok", "250 ok", "354 go ahead"], "session {i}: {out}");
-        assert!(lines[5].starts_with("250 ok ") && lines[6] == "221 mx.example", "session {i}: {out}");
+        assert_eq!(
+            lines[..5],
+            [
+                "220 mx.example ESMTP",
+                "250 mx.example",
+                "250 ok",
+                "250 ok",
+                "354 go ahead"
+            ],
+            "session {i}: {out}"
+        );
+        assert!(
+            lines[5].starts_with("250 ok ") && lines[6] == "221 mx.example",
+            "session {i}: {out}"
+        );
     }
 
     let mut seen = vec![0usize; SESSIONS];
@@ -123,10 +161,26 @@ fn two_hundred_concurrent_sessions_each_queued_once() {
         let env = std::fs::read(format!("{}.env", path.display())).unwrap();
         let text = String::from_utf8(msg.clone()).unwrap();
         let after = text.splitn(3, '\n').nth(2).unwrap();
-        let i: usize = after.lines().nth(1).unwrap().strip_prefix("X-Seq: ").unwrap().parse().unwrap();
-        assert!(text.starts_with(&format!("Received: from unknown (HELO client{i}) (127.0.0.1)\n  by mx.example with SMTP; ")), "{text:.200}");
+        let i: usize = after
+            .lines()
+            .nth(1)
+            .unwrap()
+            .strip_prefix("X-Seq: ")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            text.starts_with(&format!(
+                "Received: from unknown (HELO client{i}) (127.0.0.1)\n  by mx.example with SMTP; "
+            )),
+            "{text:.200}"
+        );
         assert_eq!(after.as_bytes(), stored(i), "message {i} altered");
-        assert_eq!(env, format!("Fsender{i}@example.org\0Trcpt{i}@example.com\0\0").into_bytes(), "envelope {i}");
+        assert_eq!(
+            env,
+            format!("Fsender{i}@example.org\0Trcpt{i}@example.com\0\0").into_bytes(),
+            "envelope {i}"
+        );
         seen[i] += 1;
     }
     assert!(seen.iter().all(|&n| n == 1), "queued counts: {seen:?}");

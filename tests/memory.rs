@@ -26,16 +26,27 @@ fn home(name: &str) -> Home {
     std::fs::create_dir_all(dir.join("bin")).unwrap();
     std::fs::write(dir.join("control/me"), "mx.example\n").unwrap();
     let q = dir.join("bin/qmail-queue");
-    std::fs::write(&q, "#!/bin/sh\nexec 3<&1\ncat > /dev/null\ncat <&3 > /dev/null\nexit 0\n").unwrap();
+    std::fs::write(
+        &q,
+        "#!/bin/sh\nexec 3<&1\ncat > /dev/null\ncat <&3 > /dev/null\nexit 0\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&q, std::fs::Permissions::from_mode(0o755)).unwrap();
     Home(dir)
 }
 
 /// Runs the server on input produced by `feed`, returning its replies and
 /// its peak RSS in KiB.
-fn peak(name: &str, env: &[(&str, &str)], feed: impl FnOnce(&mut dyn Write) + Send + 'static) -> (String, u64) {
+fn peak(
+    name: &str,
+    env: &[(&str, &str)],
+    feed: impl FnOnce(&mut dyn Write) + Send + 'static,
+) -> (String, u64) {
     let time = "/usr/bin/time";
-    assert!(std::path::Path::new(time).exists(), "GNU time is needed (Debian package `time`)");
+    assert!(
+        std::path::Path::new(time).exists(),
+        "GNU time is needed (Debian package `time`)"
+    );
     let h = home(name);
     let mut cmd = Command::new(time);
     cmd.args(["-f", "%M", env!("CARGO_BIN_EXE_qmail-smtpd")])
@@ -46,7 +57,12 @@ fn peak(name: &str, env: &[(&str, &str)], feed: impl FnOnce(&mut dyn Write) + Se
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || feed(&mut stdin));
     let mut stdout = child.stdout.take().unwrap();
@@ -72,12 +88,17 @@ fn peak(name: &str, env: &[(&str, &str)], feed: impl FnOnce(&mut dyn Write) + Se
     let _ = writer.join();
     let (_, tail) = reader.join().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let kib: u64 = stderr.lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or_else(|| panic!("{name}: no figure in {stderr:?}"));
+    let kib: u64 = stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name}: no figure in {stderr:?}"));
     (String::from_utf8_lossy(&tail).into_owned(), kib)
 }
 
 fn message(w: &mut dyn Write, megabytes: usize) {
-    let _ = w.write_all(b"MAIL FROM:<a@b>\r\nRCPT TO:<u@example.com>\r\nDATA\r\nSubject: big\r\n\r\n");
+    let _ =
+        w.write_all(b"MAIL FROM:<a@b>\r\nRCPT TO:<u@example.com>\r\nDATA\r\nSubject: big\r\n\r\n");
     let line = [b"y".repeat(78), b"\r\n".to_vec()].concat();
     let chunk = line.repeat(1 << 13);
     for _ in 0..(megabytes << 20) / chunk.len() {
@@ -101,7 +122,10 @@ fn peak_memory_is_flat_whatever_the_client_sends() {
         }
         let _ = w.write_all(b"\r\nNOOP\r\nQUIT\r\n");
     });
-    assert!(tail.ends_with("500 sorry, command line too long (#5.5.2)\r\n250 ok\r\n221 mx.example\r\n"), "{tail}");
+    assert!(
+        tail.ends_with("500 sorry, command line too long (#5.5.2)\r\n250 ok\r\n221 mx.example\r\n"),
+        "{tail}"
+    );
     figures.push(("100 MB line without newline", kib));
 
     let (tail, kib) = peak("rcpts", &[], |w| {
@@ -114,7 +138,10 @@ fn peak_memory_is_flat_whatever_the_client_sends() {
         }
         let _ = w.write_all(b"QUIT\r\n");
     });
-    assert!(tail.ends_with("452 sorry, too many recipients (#4.5.3)\r\n221 mx.example\r\n"), "{tail}");
+    assert!(
+        tail.ends_with("452 sorry, too many recipients (#4.5.3)\r\n221 mx.example\r\n"),
+        "{tail}"
+    );
     figures.push(("1,000,000 pipelined RCPTs", kib));
 
     let (tail, kib) = peak("over", &[("DATABYTES", "1000000")], |w| message(w, 1024));
@@ -122,7 +149,10 @@ fn peak_memory_is_flat_whatever_the_client_sends() {
     figures.push(("1 GB message over databytes", kib));
 
     let (tail, kib) = peak("whole", &[], |w| message(w, 1024));
-    assert!(tail.contains("354 go ahead\r\n250 ok ") && tail.ends_with("221 mx.example\r\n"), "{tail}");
+    assert!(
+        tail.contains("354 go ahead\r\n250 ok ") && tail.ends_with("221 mx.example\r\n"),
+        "{tail}"
+    );
     figures.push(("1 GB message, no limit", kib));
 
     // Replies outweigh commands 28 to 1: pending replies must be written
@@ -136,7 +166,10 @@ fn peak_memory_is_flat_whatever_the_client_sends() {
         }
         let _ = w.write_all(b"QUIT\r\n");
     });
-    assert!(tail.ends_with("502 unimplemented (#5.5.1)\r\n221 mx.example\r\n"), "{tail}");
+    assert!(
+        tail.ends_with("502 unimplemented (#5.5.1)\r\n221 mx.example\r\n"),
+        "{tail}"
+    );
     figures.push(("20,000,000 empty command lines", kib));
 
     // The most a transaction can hold: MAXRCPT (1000) recipients of nearly
@@ -145,19 +178,27 @@ fn peak_memory_is_flat_whatever_the_client_sends() {
         let long = |c: &str| format!("{}@x.example", c.repeat(880));
         let _ = w.write_all(format!("MAIL FROM:<{}>\r\n", long("s")).as_bytes());
         for _ in 0..1000 {
-            if w.write_all(format!("RCPT TO:<{}>\r\n", long("r")).as_bytes()).is_err() {
+            if w.write_all(format!("RCPT TO:<{}>\r\n", long("r")).as_bytes())
+                .is_err()
+            {
                 return;
             }
         }
         let _ = w.write_all(b"DATA\r\nSubject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n");
     });
-    assert!(tail.contains("354 go ahead\r\n250 ok ") && tail.ends_with("221 mx.example\r\n"), "{tail}");
+    assert!(
+        tail.contains("354 go ahead\r\n250 ok ") && tail.ends_with("221 mx.example\r\n"),
+        "{tail}"
+    );
     figures.push(("1,000 recipients of 890 bytes", kib));
 
     for (what, kib) in &figures {
         eprintln!("peak RSS {kib:>6} KiB  {what}");
     }
     for (what, kib) in figures {
-        assert!(kib <= CEILING_KIB, "{what}: {kib} KiB exceeds the {CEILING_KIB} KiB ceiling");
+        assert!(
+            kib <= CEILING_KIB,
+            "{what}: {kib} KiB exceeds the {CEILING_KIB} KiB ceiling"
+        );
     }
 }

@@ -20,7 +20,8 @@ fn fixture(tag: &str) -> Fixture {
         .write("homes/joe/.qmail-list", "./Maildir/\n", JOE)
         .dir("private", 0, 0o700)
         .dir("private/priv", PRIV, 0o755);
-    f.user("joe", JOE, "homes/joe").user("priv", PRIV, "private/priv");
+    f.user("joe", JOE, "homes/joe")
+        .user("priv", PRIV, "private/priv");
     f
 }
 
@@ -39,7 +40,11 @@ const SESSION: &str = "HELO client\r\n\
 fn rcpt_replies_and_log_lines() {
     require_root!();
     let f = fixture("smtpd");
-    let run = f.smtpd_in_namespace(Some(QMAILD), &[("PROTO", "TCP"), ("TCPREMOTEIP", "192.0.2.7")], SESSION);
+    let run = f.smtpd_in_namespace(
+        Some(QMAILD),
+        &[("PROTO", "TCP"), ("TCPREMOTEIP", "192.0.2.7")],
+        SESSION,
+    );
     run.stdout(
         "220 example.com ESMTP\r\n\
          250 example.com\r\n\
@@ -52,12 +57,25 @@ fn rcpt_replies_and_log_lines() {
     )
     .code(0);
     let log: Vec<&str> = run.stderr.lines().collect();
-    let realrcptto: Vec<&str> = log.iter().copied().filter(|l| l.starts_with("realrcptto ")).collect();
+    let realrcptto: Vec<&str> = log
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("realrcptto "))
+        .collect();
     assert_eq!(realrcptto.len(), 1, "{}", run.context);
     let fields: Vec<&str> = realrcptto[0].split(' ').collect();
     assert_eq!(fields.len(), 4, "{}", run.context);
-    assert!(fields[1].parse::<u32>().is_ok(), "PID field: {}", run.context);
-    assert_eq!(fields[2..], ["192.0.2.7", "joe-nope@example.com"], "{}", run.context);
+    assert!(
+        fields[1].parse::<u32>().is_ok(),
+        "PID field: {}",
+        run.context
+    );
+    assert_eq!(
+        fields[2..],
+        ["192.0.2.7", "joe-nope@example.com"],
+        "{}",
+        run.context
+    );
     let stat_lines: Vec<&str> = log
         .iter()
         .copied()
@@ -65,7 +83,10 @@ fn rcpt_replies_and_log_lines() {
         .collect();
     assert_eq!(
         stat_lines,
-        [format!("unable to stat {}: access denied", f.p("private/priv"))],
+        [format!(
+            "unable to stat {}: access denied",
+            f.p("private/priv")
+        )],
         "{}",
         run.context
     );
@@ -76,7 +97,10 @@ fn rcpt_replies_and_log_lines() {
 fn user_database_failure_ends_the_session() {
     require_root!();
     let mut f = fixture("smtpd-syserr");
-    f.raw_passwd_line(format!("huge:x:5099:5099:{}:/tmp:/bin/sh", "g".repeat(2_000_000)));
+    f.raw_passwd_line(format!(
+        "huge:x:5099:5099:{}:/tmp:/bin/sh",
+        "g".repeat(2_000_000)
+    ));
     let input = "MAIL FROM:<s@remote.example>\r\nRCPT TO:<joe@example.com>\r\nRCPT TO:<nobody@example.com>\r\nRCPT TO:<joe@example.com>\r\n";
     let run = f.smtpd_in_namespace(None, &[], input);
     run.stdout(

@@ -64,7 +64,9 @@ fn quiet_lines(pairs: &[(&str, &str)]) -> String {
 }
 
 fn args<'a>(pairs: &[(&'a str, &str)]) -> Vec<&'a str> {
-    std::iter::once("-q").chain(pairs.iter().map(|(a, _)| *a)).collect()
+    std::iter::once("-q")
+        .chain(pairs.iter().map(|(a, _)| *a))
+        .collect()
 }
 
 #[test]
@@ -155,9 +157,12 @@ address: Wild-OK@example.com
 reply: {OK}
 "
     );
-    f.run_in_namespace(None, &["Joe-Nope", "wild-ok@virt.example", "Wild-OK@example.com"])
-        .stdout(&want)
-        .code(100);
+    f.run_in_namespace(
+        None,
+        &["Joe-Nope", "wild-ok@virt.example", "Wild-OK@example.com"],
+    )
+    .stdout(&want)
+    .code(100);
 }
 
 #[test]
@@ -204,7 +209,10 @@ fn damaged_users_cdb_is_421() {
 fn user_database_failure_is_421() {
     require_root!();
     let mut f = standard("syserr", true);
-    f.raw_passwd_line(format!("huge:x:5099:5099:{}:/tmp:/bin/sh", "g".repeat(2_000_000)));
+    f.raw_passwd_line(format!(
+        "huge:x:5099:5099:{}:/tmp:/bin/sh",
+        "g".repeat(2_000_000)
+    ));
     let cases = [
         ("joe@example.com", OK),
         ("nobody@example.com", SYS),
@@ -231,7 +239,10 @@ fn what_qmaild_cannot_see_is_accepted_and_logged() {
         .stdout(&quiet_lines(&cases))
         .code(100);
 
-    let run = f.run_in_namespace(Some(QMAILD), &["priv-x@example.com", "closed-x@example.com"]);
+    let run = f.run_in_namespace(
+        Some(QMAILD),
+        &["priv-x@example.com", "closed-x@example.com"],
+    );
     run.stdout_has(&format!(
         "  logged: unable to stat {}: access denied",
         f.p("private/priv")

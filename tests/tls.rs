@@ -36,7 +36,10 @@ const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 /// control/servercert.pem (unless `cert` says otherwise) and
 /// bin/qmail-smtpd-tls.
 fn fixture(name: &str, cert: Option<&str>) -> Fixture {
-    let f = Fixture::with_controls(name, &[("me", "mx.example\n"), ("rcpthosts", "example.com\n")]);
+    let f = Fixture::with_controls(
+        name,
+        &[("me", "mx.example\n"), ("rcpthosts", "example.com\n")],
+    );
     f.queue(Queue::Record(0));
     match cert {
         Some(text) => {
@@ -47,20 +50,38 @@ fn fixture(name: &str, cert: Option<&str>) -> Fixture {
             let (key, crt) = (f.root.join("key.pem"), f.root.join("cert.pem"));
             let out = support::output(
                 Command::new(openssl)
-                    .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=mx.example"])
+                    .args([
+                        "req",
+                        "-x509",
+                        "-newkey",
+                        "rsa:2048",
+                        "-nodes",
+                        "-days",
+                        "2",
+                        "-subj",
+                        "/CN=mx.example",
+                    ])
                     .args(["-addext", "subjectAltName=DNS:mx.example", "-keyout"])
                     .arg(&key)
                     .arg("-out")
                     .arg(&crt),
             )
             .expect("run openssl req");
-            assert!(out.status.success(), "openssl req: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "openssl req: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let pem = [std::fs::read(&crt).unwrap(), std::fs::read(&key).unwrap()].concat();
             f.control("servercert.pem", pem);
         }
     }
     std::fs::create_dir_all(f.home.join("bin")).unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_qmail-smtpd-tls"), f.home.join("bin/qmail-smtpd-tls")).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_qmail-smtpd-tls"),
+        f.home.join("bin/qmail-smtpd-tls"),
+    )
+    .unwrap();
     f
 }
 
@@ -106,7 +127,10 @@ impl Server {
             let _ = tx.send(line);
         });
         let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
-        let port = line.trim().parse().unwrap_or_else(|_| panic!("tcpserver reported no port: {line:?}"));
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("tcpserver reported no port: {line:?}"));
         Server { child, port, log }
     }
 
@@ -132,8 +156,14 @@ impl Server {
     /// Runs a Python 3 script with the port as its argument.
     fn python(&self, script: &str) -> Output {
         let python = support::require_program("python3", "python3");
-        support::output(Command::new(python).arg("-c").arg(script).arg(self.port.to_string()).env("PATH", PATH))
-            .expect("run python3")
+        support::output(
+            Command::new(python)
+                .arg("-c")
+                .arg(script)
+                .arg(self.port.to_string())
+                .env("PATH", PATH),
+        )
+        .expect("run python3")
     }
 
     fn fail(&self, f: &Fixture, out: &Output, msg: &str) -> ! {
@@ -151,11 +181,22 @@ impl Server {
 /// The one queued message, with its Received header's second line checked
 /// for the encrypted form and returned.
 fn queued_over_tls(f: &Fixture, server: &Server, out: &Output) -> String {
-    let calls: Vec<_> = f.calls().into_iter().filter(|c| c.envelope.is_some()).collect();
+    let calls: Vec<_> = f
+        .calls()
+        .into_iter()
+        .filter(|c| c.envelope.is_some())
+        .collect();
     if calls.len() != 1 {
-        server.fail(f, out, &format!("expected one queued message, got {}", calls.len()));
+        server.fail(
+            f,
+            out,
+            &format!("expected one queued message, got {}", calls.len()),
+        );
     }
-    assert_eq!(calls[0].envelope.as_deref(), Some(&b"Falice@sender.example\0Tbob@example.com\0\0"[..]));
+    assert_eq!(
+        calls[0].envelope.as_deref(),
+        Some(&b"Falice@sender.example\0Tbob@example.com\0\0"[..])
+    );
     let msg = String::from_utf8_lossy(calls[0].message.as_deref().unwrap_or_default()).into_owned();
     let by = msg.lines().nth(1).unwrap_or_default().to_string();
     let ok = by
@@ -163,7 +204,11 @@ fn queued_over_tls(f: &Fixture, server: &Server, out: &Output) -> String {
         .and_then(|r| r.split_once(" encrypted) SMTP; "))
         .is_some_and(|(cipher, _)| CIPHERS.contains(&cipher));
     if !ok {
-        server.fail(f, out, &format!("Received header does not say (CIPHER encrypted) SMTP:\n{msg}"));
+        server.fail(
+            f,
+            out,
+            &format!("Received header does not say (CIPHER encrypted) SMTP:\n{msg}"),
+        );
     }
     msg
 }
@@ -184,7 +229,10 @@ fn swaks_starttls_delivers_and_received_says_encrypted() {
         server.fail(&f, &out, "swaks --tls: unexpected dialogue");
     }
     let msg = queued_over_tls(&f, &server, &out);
-    assert!(msg.starts_with("Received: from unknown (HELO client.example) (127.0.0.1)\n"), "{msg}");
+    assert!(
+        msg.starts_with("Received: from unknown (HELO client.example) (127.0.0.1)\n"),
+        "{msg}"
+    );
     assert!(msg.ends_with("Subject: tls\n\nover tls\n"), "{msg}");
     // TLS 1.2 too, with its own suite names.
     let f = fixture("tls-swaks-12", None);
@@ -204,19 +252,35 @@ fn openssl_s_client_starttls() {
     let openssl = support::require_program("openssl", "openssl");
     let mut child = support::spawn(
         Command::new(openssl)
-            .args(["s_client", "-starttls", "smtp", "-quiet", "-crlf", "-connect"])
+            .args([
+                "s_client",
+                "-starttls",
+                "smtp",
+                "-quiet",
+                "-crlf",
+                "-connect",
+            ])
             .arg(format!("127.0.0.1:{}", server.port))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),
     )
     .expect("run openssl s_client");
-    child.stdin.take().unwrap().write_all(b"EHLO client.example\nNOOP\nQUIT\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"EHLO client.example\nNOOP\nQUIT\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let t = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
     // s_client's own EHLO and STARTTLS are not shown; ours, inside TLS, are.
     if !t.ends_with("250-mx.example\n250-PIPELINING\n250 8BITMIME\n250 ok\n221 mx.example\n") {
-        server.fail(&f, &out, "openssl s_client -starttls smtp: unexpected replies");
+        server.fail(
+            &f,
+            &out,
+            "openssl s_client -starttls smtp: unexpected replies",
+        );
     }
 }
 
@@ -279,7 +343,8 @@ fn swaks_implicit_tls() {
     let out = server.swaks(&f, &["--tlsc", "--data", "Subject: smtps\n\nimplicit"]);
     let t = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
     // The greeting comes inside TLS, after the handshake.
-    if !out.status.success() || !t.contains("<~  220 mx.example ESMTP\n") || t.contains("STARTTLS") {
+    if !out.status.success() || !t.contains("<~  220 mx.example ESMTP\n") || t.contains("STARTTLS")
+    {
         server.fail(&f, &out, "swaks --tlsc with SMTPS set");
     }
     queued_over_tls(&f, &server, &out);
@@ -351,15 +416,25 @@ fn bad_certificate_keeps_plain_smtp_working() {
     let mut w = s.try_clone().unwrap();
     let mut r = BufReader::new(s);
     let mut got = reply(&mut r);
-    for cmd in ["EHLO client.example", "STARTTLS", "EHLO client.example", "MAIL FROM:<alice@sender.example>", "RCPT TO:<bob@example.com>", "DATA"] {
+    for cmd in [
+        "EHLO client.example",
+        "STARTTLS",
+        "EHLO client.example",
+        "MAIL FROM:<alice@sender.example>",
+        "RCPT TO:<bob@example.com>",
+        "DATA",
+    ] {
         w.write_all(format!("{cmd}\r\n").as_bytes()).unwrap();
         got.push_str(&reply(&mut r));
     }
-    w.write_all(b"Subject: plain\r\n\r\nstill works\r\n.\r\nQUIT\r\n").unwrap();
+    w.write_all(b"Subject: plain\r\n\r\nstill works\r\n.\r\nQUIT\r\n")
+        .unwrap();
     let mut rest = String::new();
     r.read_to_string(&mut rest).unwrap();
     got.push_str(&rest);
-    let got = got.split_once("250 ok 17").map_or(got.clone(), |(a, b)| format!("{a}250 ok TIME{}", &b[b.find('\r').unwrap()..]));
+    let got = got.split_once("250 ok 17").map_or(got.clone(), |(a, b)| {
+        format!("{a}250 ok TIME{}", &b[b.find('\r').unwrap()..])
+    });
     assert_eq!(
         got,
         "220 mx.example ESMTP\r\n250-mx.example\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n\
@@ -368,12 +443,24 @@ fn bad_certificate_keeps_plain_smtp_working() {
         "log:\n{}",
         server.log_text()
     );
-    let calls: Vec<_> = f.calls().into_iter().filter(|c| c.envelope.is_some()).collect();
+    let calls: Vec<_> = f
+        .calls()
+        .into_iter()
+        .filter(|c| c.envelope.is_some())
+        .collect();
     assert_eq!(calls.len(), 1);
     let msg = String::from_utf8_lossy(calls[0].message.as_deref().unwrap()).into_owned();
-    assert!(msg.starts_with("Received: from unknown (HELO client.example) (127.0.0.1)\n  by mx.example with SMTP; "), "{msg}");
+    assert!(
+        msg.starts_with(
+            "Received: from unknown (HELO client.example) (127.0.0.1)\n  by mx.example with SMTP; "
+        ),
+        "{msg}"
+    );
     let log = server.log_text();
-    assert!(log.contains("TLS not available: control/servercert.pem: no certificate"), "{log}");
+    assert!(
+        log.contains("TLS not available: control/servercert.pem: no certificate"),
+        "{log}"
+    );
 
     // Implicit TLS cannot fall back: the connection is closed, the reason
     // logged.
@@ -386,7 +473,11 @@ fn bad_certificate_keeps_plain_smtp_working() {
     let _ = s.read_to_end(&mut buf);
     assert!(buf.is_empty(), "{buf:?}");
     std::thread::sleep(Duration::from_millis(100));
-    assert!(server.log_text().contains("TLS not available"), "{}", server.log_text());
+    assert!(
+        server.log_text().contains("TLS not available"),
+        "{}",
+        server.log_text()
+    );
 }
 
 /// SMTPS set but no bin/qmail-smtpd-tls: logged, connection closed.

@@ -64,7 +64,10 @@ fn unescape(s: &str) -> Vec<u8> {
             Some(b't') => out.push(b'\t'),
             Some(b'0') => out.push(0),
             Some(b'x') => {
-                let hex: String = [chars.next().unwrap(), chars.next().unwrap()].iter().map(|&b| b as char).collect();
+                let hex: String = [chars.next().unwrap(), chars.next().unwrap()]
+                    .iter()
+                    .map(|&b| b as char)
+                    .collect();
                 out.push(u8::from_str_radix(&hex, 16).unwrap());
             }
             Some(other) => out.push(other),
@@ -76,7 +79,10 @@ fn unescape(s: &str) -> Vec<u8> {
 
 fn parse(path: &Path) -> Transcript {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut t = Transcript { name: path.file_name().unwrap().to_string_lossy().into(), ..Default::default() };
+    let mut t = Transcript {
+        name: path.file_name().unwrap().to_string_lossy().into(),
+        ..Default::default()
+    };
     for line in text.lines() {
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -120,7 +126,11 @@ fn transcripts() -> Vec<(PathBuf, Transcript)> {
         .filter(|p| p.extension().is_some_and(|e| e == "t"))
         .collect();
     files.sort();
-    assert!(files.len() >= 10, "transcripts missing in {}", dir.display());
+    assert!(
+        files.len() >= 10,
+        "transcripts missing in {}",
+        dir.display()
+    );
     files.into_iter().map(|p| (p.clone(), parse(&p))).collect()
 }
 
@@ -129,8 +139,14 @@ fn mask(out: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(out);
     let mut res = String::new();
     for line in text.split_inclusive("\r\n") {
-        match line.strip_prefix("250 ok ").and_then(|r| r.split_once(" qp ")) {
-            Some((t, p)) if t.bytes().all(|b| b.is_ascii_digit()) && p.trim_end().bytes().all(|b| b.is_ascii_digit()) => {
+        match line
+            .strip_prefix("250 ok ")
+            .and_then(|r| r.split_once(" qp "))
+        {
+            Some((t, p))
+                if t.bytes().all(|b| b.is_ascii_digit())
+                    && p.trim_end().bytes().all(|b| b.is_ascii_digit()) =>
+            {
                 res.push_str("250 ok TIME qp PID\r\n")
             }
             _ => res.push_str(line),
@@ -145,14 +161,19 @@ fn fixture(t: &Transcript) -> tempdir::Dir {
     std::fs::create_dir_all(&ctl).unwrap();
     std::fs::create_dir_all(dir.path().join("bin")).unwrap();
     let mut controls = t.controls.clone();
-    controls.entry("virtualdomains".into()).or_insert_with(|| b"nobody.example:ex\n".to_vec());
+    controls
+        .entry("virtualdomains".into())
+        .or_insert_with(|| b"nobody.example:ex\n".to_vec());
     for (name, value) in &controls {
         std::fs::write(ctl.join(name), value).unwrap();
     }
     let queue = dir.path().join("bin/qmail-queue");
     std::fs::write(
         &queue,
-        format!("#!/bin/sh\nexec 3<&1\ncat > \"$0.message\"\ncat <&3 > \"$0.envelope\"\nexit {}\n", t.queue_exit),
+        format!(
+            "#!/bin/sh\nexec 3<&1\ncat > \"$0.message\"\ncat <&3 > \"$0.envelope\"\nexit {}\n",
+            t.queue_exit
+        ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -167,7 +188,12 @@ mod tempdir {
         pub fn new(name: &str) -> Dir {
             static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
             let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let p = std::env::temp_dir().join(format!("transcript-{}-{}-{}", std::process::id(), n, name));
+            let p = std::env::temp_dir().join(format!(
+                "transcript-{}-{}-{}",
+                std::process::id(),
+                n,
+                name
+            ));
             let _ = std::fs::remove_dir_all(&p);
             std::fs::create_dir_all(&p).unwrap();
             Dir(p)
@@ -202,7 +228,11 @@ impl Ipme for Loopback {
 struct NobodyUnknown;
 impl RcptCheck for NobodyUnknown {
     fn check(&mut self, addr: &[u8]) -> Verdict {
-        if addr.to_ascii_lowercase().ends_with(b"@nobody.example") { Verdict::Unknown } else { Verdict::Accept }
+        if addr.to_ascii_lowercase().ends_with(b"@nobody.example") {
+            Verdict::Unknown
+        } else {
+            Verdict::Accept
+        }
     }
 }
 
@@ -228,7 +258,9 @@ fn run_in_process(t: &Transcript, chunk: usize) -> (Vec<u8>, i32) {
             Action::NeedInput | Action::Sleep(_) => {}
             // As through the binary, whose fixture has no bin/qmail-smtpd-tls.
             Action::StartTls => s.starttls_failed(),
-            Action::StartQueue if t.queue_unstartable => s.queue_started(Started::Failed, 1_795_984_426),
+            Action::StartQueue if t.queue_unstartable => {
+                s.queue_started(Started::Failed, 1_795_984_426)
+            }
             Action::StartQueue => {
                 s.queue_started(Started::Running(4242), 1_795_984_426);
                 queued = true;
@@ -251,11 +283,18 @@ fn run_in_process(t: &Transcript, chunk: usize) -> (Vec<u8>, i32) {
 fn run_binary(t: &Transcript) -> (Vec<u8>, i32, String) {
     let dir = fixture(t);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_qmail-smtpd"));
-    cmd.env_clear().env("PATH", "/usr/bin:/bin").env("QMAILHOME", dir.path());
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("QMAILHOME", dir.path());
     for (k, v) in &t.env {
-        cmd.env(k, std::ffi::OsStr::new(&*String::from_utf8_lossy(&unescape(v))));
+        cmd.env(
+            k,
+            std::ffi::OsStr::new(&*String::from_utf8_lossy(&unescape(v))),
+        );
     }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let input = t.input.clone();
@@ -264,11 +303,26 @@ fn run_binary(t: &Transcript) -> (Vec<u8>, i32, String) {
     });
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
-    (out.stdout, out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.stdout,
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn expected_exit(t: &Transcript) -> i32 {
-    t.exit.unwrap_or_else(|| if t.expected.ends_with(b"\r\n") && String::from_utf8_lossy(&t.expected).lines().last().is_some_and(|l| l.starts_with("221 ")) { 0 } else { 1 })
+    t.exit.unwrap_or_else(|| {
+        if t.expected.ends_with(b"\r\n")
+            && String::from_utf8_lossy(&t.expected)
+                .lines()
+                .last()
+                .is_some_and(|l| l.starts_with("221 "))
+        {
+            0
+        } else {
+            1
+        }
+    })
 }
 
 fn show(b: &[u8]) -> String {
@@ -330,7 +384,11 @@ fn transcripts_through_the_binary() {
 /// Replaces the `S:` lines of a transcript with what the server said.
 fn bless_file(path: &Path, out: &[u8]) {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut lines: Vec<String> = text.lines().filter(|l| !l.starts_with("S: ")).map(String::from).collect();
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with("S: "))
+        .map(String::from)
+        .collect();
     for l in String::from_utf8_lossy(out).split_terminator("\r\n") {
         lines.push(format!("S: {l}"));
     }
@@ -345,15 +403,23 @@ fn unknown_recipients_are_logged_as_realrcptto_expects() {
     let (out, code, stderr) = run_binary(&t);
     assert_eq!(show(&out), show(b"220 mx.example ESMTP\r\n250 ok\r\n550 sorry, no mailbox here by that name. (#5.1.1)\r\n221 mx.example\r\n"));
     assert_eq!(code, 0);
-    let line = stderr.lines().find(|l| l.starts_with("realrcptto ")).expect(&stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("realrcptto "))
+        .expect(&stderr);
     let fields: Vec<&str> = line.splitn(4, ' ').collect();
     assert!(fields[1].parse::<u32>().is_ok(), "{line}");
     assert_eq!(fields[2..], ["192.0.2.7", "joe@nobody.example"], "{line}");
 
     // PROTO naming an unset variable: an empty field, two spaces.
-    let t = parse_str("ctl me mx.example\nenv PROTO=NOPE\nC: MAIL FROM:<a@b>\nC: RCPT TO:<joe@nobody.example>\n");
+    let t = parse_str(
+        "ctl me mx.example\nenv PROTO=NOPE\nC: MAIL FROM:<a@b>\nC: RCPT TO:<joe@nobody.example>\n",
+    );
     let (_, _, stderr) = run_binary(&t);
-    let line = stderr.lines().find(|l| l.starts_with("realrcptto ")).expect(&stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("realrcptto "))
+        .expect(&stderr);
     assert!(line.ends_with("  joe@nobody.example"), "{line:?}");
 }
 

@@ -39,7 +39,8 @@ fn load_config(path: &str) -> Result<Arc<ServerConfig>, String> {
     if certs.is_empty() {
         return Err(format!("{path}: no certificate"));
     }
-    let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| format!("{path}: no usable private key: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(&pem)
+        .map_err(|e| format!("{path}: no usable private key: {e}"))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -114,7 +115,11 @@ fn openssl_name(suite: rustls::CipherSuite) -> String {
         S::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => "ECDHE-RSA-AES128-GCM-SHA256",
         S::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => "ECDHE-RSA-AES256-GCM-SHA384",
         S::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-RSA-CHACHA20-POLY1305",
-        other => return other.as_str().map_or_else(|| format!("{other:?}"), str::to_string),
+        other => {
+            return other
+                .as_str()
+                .map_or_else(|| format!("{other:?}"), str::to_string);
+        }
     };
     name.to_string()
 }
@@ -122,7 +127,10 @@ fn openssl_name(suite: rustls::CipherSuite) -> String {
 /// Handshakes over the client's fds; returns the connection and its
 /// cipher suite's name. Errors are logged; the caller exits.
 fn handshake<'a>(config: Arc<ServerConfig>, client: &'a Client) -> Option<(Tls<'a>, Vec<u8>)> {
-    let mut tls = Tls { conn: ServerConnection::new(config).ok()?, raw: Raw(client) };
+    let mut tls = Tls {
+        conn: ServerConnection::new(config).ok()?,
+        raw: Raw(client),
+    };
     while tls.conn.is_handshaking() {
         if let Err(e) = tls.conn.complete_io(&mut tls.raw) {
             // rustls has queued an alert for most failures: send it.
@@ -131,7 +139,10 @@ fn handshake<'a>(config: Arc<ServerConfig>, client: &'a Client) -> Option<(Tls<'
             return None;
         }
     }
-    let cipher = tls.conn.negotiated_cipher_suite().map(|s| openssl_name(s.suite()))?;
+    let cipher = tls
+        .conn
+        .negotiated_cipher_suite()
+        .map(|s| openssl_name(s.suite()))?;
     log::info!("TLS started: {:?} {cipher}", tls.conn.protocol_version());
     Some((tls, cipher.into_bytes()))
 }
@@ -194,15 +205,26 @@ mod tests {
 
     #[test]
     fn cipher_names_are_openssls() {
-        assert_eq!(openssl_name(rustls::CipherSuite::TLS13_AES_256_GCM_SHA384), "TLS_AES_256_GCM_SHA384");
+        assert_eq!(
+            openssl_name(rustls::CipherSuite::TLS13_AES_256_GCM_SHA384),
+            "TLS_AES_256_GCM_SHA384"
+        );
         assert_eq!(
             openssl_name(rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384),
             "ECDHE-RSA-AES256-GCM-SHA384"
         );
         // Every suite this build can negotiate has an OpenSSL name.
         for s in rustls::crypto::ring::default_provider().cipher_suites {
-            assert!(!openssl_name(s.suite()).starts_with("TLS13_"), "{:?}", s.suite());
-            assert!(!openssl_name(s.suite()).contains("_WITH_"), "{:?}", s.suite());
+            assert!(
+                !openssl_name(s.suite()).starts_with("TLS13_"),
+                "{:?}",
+                s.suite()
+            );
+            assert!(
+                !openssl_name(s.suite()).contains("_WITH_"),
+                "{:?}",
+                s.suite()
+            );
         }
     }
 

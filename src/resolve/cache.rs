@@ -98,7 +98,10 @@ mod tests {
             );
         }
         assert_eq!(c.inner().pw_asked, [b"joe".to_vec(), b"nobody".to_vec()]);
-        assert_eq!(c.inner().stat_asked, [b"/h/joe".to_vec(), b"/h/joe/.qmail-x".to_vec()]);
+        assert_eq!(
+            c.inner().stat_asked,
+            [b"/h/joe".to_vec(), b"/h/joe/.qmail-x".to_vec()]
+        );
     }
 
     #[test]
@@ -112,10 +115,16 @@ mod tests {
         for _ in 0..2 {
             assert!(c.getpwnam(b"joe").is_err());
             assert!(c.stat_uid(b"/x").is_err());
-            assert_eq!(c.stat_uid(b"/y").unwrap_err().raw_os_error(), Some(libc::EACCES));
+            assert_eq!(
+                c.stat_uid(b"/y").unwrap_err().raw_os_error(),
+                Some(libc::EACCES)
+            );
         }
         assert_eq!(c.inner().pw_asked.len(), 2);
-        assert_eq!(c.inner().stat_asked, [b"/x".to_vec(), b"/y".to_vec(), b"/x".to_vec()]);
+        assert_eq!(
+            c.inner().stat_asked,
+            [b"/x".to_vec(), b"/y".to_vec(), b"/x".to_vec()]
+        );
     }
 
     #[test]

@@ -29,7 +29,11 @@ pub const ALIAS_USER: &[u8] = b"alias";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
     /// Deliver in this home with this dash and extension.
-    Home { home: Vec<u8>, dash: Vec<u8>, ext: Vec<u8> },
+    Home {
+        home: Vec<u8>,
+        dash: Vec<u8>,
+        ext: Vec<u8>,
+    },
     /// We cannot check (a home we may not look into): accept.
     Accept,
     /// No account and no `alias` user: the recipient is unknown.
@@ -53,7 +57,11 @@ pub fn getpw<S: System>(sys: &mut S, local: &[u8], sink: &mut dyn FnMut(Step)) -
         }
         // The empty name (L starting with '-') is never a user; qmail-getpw
         // asks anyway, we do not bother the user database.
-        let answer = if name.is_empty() { Ok(None) } else { sys.getpwnam(&name) };
+        let answer = if name.is_empty() {
+            Ok(None)
+        } else {
+            sys.getpwnam(&name)
+        };
         let pw = match answer {
             Ok(Some(pw)) => pw,
             Ok(None) => {
@@ -209,7 +217,11 @@ mod tests {
         assert_eq!(names_asked(&f), ["joe-list-x-y", "joe-list-x", "joe-list"]);
         let mut f = Fake::new().user("joe", 5001, "/h/joe").alias("/h/alias");
         let (found, steps) = run(&mut f, "Joe-Foo");
-        assert_eq!(found, home("/h/joe", "-", "Foo"), "extension keeps its case");
+        assert_eq!(
+            found,
+            home("/h/joe", "-", "Foo"),
+            "extension keeps its case"
+        );
         assert_eq!(names_asked(&f), ["joe-foo", "joe"], "names are lower-cased");
         assert_eq!(
             steps,
@@ -241,7 +253,9 @@ mod tests {
     fn names_of_32_bytes_or_more_are_never_asked() {
         let n31 = "a".repeat(31);
         let n32 = "b".repeat(32);
-        let mut f = Fake::new().user(&n31, 5001, "/h/a").user(&n32, 5002, "/h/b");
+        let mut f = Fake::new()
+            .user(&n31, 5001, "/h/a")
+            .user(&n32, 5002, "/h/b");
         assert_eq!(run(&mut f, &n31).0, home("/h/a", "", ""));
         let (found, steps) = run(&mut f, &format!("{n32}-x"));
         assert_eq!(found, Found::Unknown, "no alias user in this fake");
@@ -366,20 +380,28 @@ mod tests {
                 .user("joe", 5001, "/h/joe")
                 .alias("/h/a")
                 .stat_error("/h/joe", errno);
-            assert_eq!(run(&mut f, "joe").0, home("/h/a", "-", "joe"), "errno {errno}");
+            assert_eq!(
+                run(&mut f, "joe").0,
+                home("/h/a", "-", "joe"),
+                "errno {errno}"
+            );
         }
     }
 
     #[test]
     fn user_database_errors_are_trouble() {
-        let mut f = Fake::new().user("joe", 5001, "/h/joe").pw_error("joe-x", libc::EIO);
+        let mut f = Fake::new()
+            .user("joe", 5001, "/h/joe")
+            .pw_error("joe-x", libc::EIO);
         let (found, steps) = run(&mut f, "joe-x");
         assert_eq!(found, Found::Trouble);
         assert_eq!(
             steps,
             vec![Step::Passwd {
                 name: b"joe-x".to_vec(),
-                answer: PwAnswer::Trouble { errno: Some(libc::EIO) }
+                answer: PwAnswer::Trouble {
+                    errno: Some(libc::EIO)
+                }
             }]
         );
         let mut f = Fake::new().pw_error("alias", libc::ETIMEDOUT);

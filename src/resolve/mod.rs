@@ -149,7 +149,11 @@ impl<S: System> Resolver<S> {
         // such an address up as LF, so no NUL can reach getpwnam or stat and
         // cut a name short the way a C string would.
         let addr: Cow<[u8]> = if addr.contains(&0) {
-            Cow::Owned(addr.iter().map(|&b| if b == 0 { b'\n' } else { b }).collect())
+            Cow::Owned(
+                addr.iter()
+                    .map(|&b| if b == 0 { b'\n' } else { b })
+                    .collect(),
+            )
         } else {
             Cow::Borrowed(addr)
         };
@@ -162,7 +166,8 @@ impl<S: System> Resolver<S> {
             Err(_) => return Verdict::CdbTrouble,
             Ok(users_cdb::Assignment::Short) => return Verdict::Accept,
             Ok(users_cdb::Assignment::Hit { home, dash, ext }) => (home, dash, ext),
-            Ok(users_cdb::Assignment::NotListed) => match getpw::getpw(&mut self.sys, &local, sink) {
+            Ok(users_cdb::Assignment::NotListed) => match getpw::getpw(&mut self.sys, &local, sink)
+            {
                 getpw::Found::Home { home, dash, ext } => (home, dash, ext),
                 getpw::Found::Accept => return Verdict::Accept,
                 getpw::Found::Unknown => return Verdict::Unknown,

@@ -28,13 +28,27 @@ use nix::libc;
 /// The extension as qmail-local uses it in file names.
 fn safe_ext(ext: &[u8]) -> Vec<u8> {
     ext.iter()
-        .map(|&b| if b == b'.' { b':' } else { b.to_ascii_lowercase() })
+        .map(|&b| {
+            if b == b'.' {
+                b':'
+            } else {
+                b.to_ascii_lowercase()
+            }
+        })
         .collect()
 }
 
-pub fn qmesearch<S: System>(sys: &mut S, home: &[u8], dash: &[u8], ext: &[u8], sink: &mut dyn FnMut(Step)) -> Verdict {
+pub fn qmesearch<S: System>(
+    sys: &mut S,
+    home: &[u8],
+    dash: &[u8],
+    ext: &[u8],
+    sink: &mut dyn FnMut(Step),
+) -> Verdict {
     if dash.is_empty() {
-        sink(Step::DefaultDelivery { home: home.to_vec() });
+        sink(Step::DefaultDelivery {
+            home: home.to_vec(),
+        });
         return Verdict::Accept;
     }
     let ext = safe_ext(ext);
@@ -105,7 +119,9 @@ mod tests {
 
     fn run(f: &mut Fake, dash: &str, ext: &str) -> (Verdict, Vec<Step>) {
         let mut steps = Vec::new();
-        let v = qmesearch(f, b"/h/joe", dash.as_bytes(), ext.as_bytes(), &mut |s| steps.push(s));
+        let v = qmesearch(f, b"/h/joe", dash.as_bytes(), ext.as_bytes(), &mut |s| {
+            steps.push(s)
+        });
         (v, steps)
     }
 
@@ -154,7 +170,11 @@ mod tests {
         run(&mut f, "-", "x-");
         assert_eq!(
             asked(&f),
-            ["/h/joe/.qmail-x-", "/h/joe/.qmail-x-default", "/h/joe/.qmail-default"]
+            [
+                "/h/joe/.qmail-x-",
+                "/h/joe/.qmail-x-default",
+                "/h/joe/.qmail-default"
+            ]
         );
     }
 
@@ -208,7 +228,11 @@ mod tests {
         run(&mut f, "+", "a-b");
         assert_eq!(
             asked(&f),
-            ["/h/joe/.qmail+a-b", "/h/joe/.qmail+a-default", "/h/joe/.qmail+default"]
+            [
+                "/h/joe/.qmail+a-b",
+                "/h/joe/.qmail+a-default",
+                "/h/joe/.qmail+default"
+            ]
         );
     }
 
@@ -259,7 +283,9 @@ mod tests {
 
     #[test]
     fn slash_names_are_never_looked_at() {
-        let mut f = Fake::new().file("/h/joe/.qmail-default", 1).file("/etc/passwd", 0);
+        let mut f = Fake::new()
+            .file("/h/joe/.qmail-default", 1)
+            .file("/etc/passwd", 0);
         let (v, steps) = run(&mut f, "-", "a/../../etc-x");
         assert_eq!(v, Verdict::Accept);
         assert_eq!(asked(&f), ["/h/joe/.qmail-default"]);

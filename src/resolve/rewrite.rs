@@ -55,8 +55,14 @@ impl Routing {
             }
         };
         let percenthack = control::read_list(&path("control/percenthack"))?.unwrap_or_default();
-        let virtualdomains = control::read_list(&path("control/virtualdomains"))?.unwrap_or_default();
-        Ok(Routing::new(envnoathost, locals, percenthack, virtualdomains))
+        let virtualdomains =
+            control::read_list(&path("control/virtualdomains"))?.unwrap_or_default();
+        Ok(Routing::new(
+            envnoathost,
+            locals,
+            percenthack,
+            virtualdomains,
+        ))
     }
 
     /// Routing tables from their lines, as the control files would hold them.
@@ -122,7 +128,8 @@ pub fn rewrite(routing: &Routing, addr: &[u8], sink: &mut dyn FnMut(Step)) -> Op
     // virtualdomains keys, first found wins: the whole address, the domain,
     // each suffix of the domain starting at a '.', longest first, then the
     // empty key.
-    let keys = (0..=s.len()).filter(|&k| k == 0 || k == at + 1 || k == s.len() || (k > at && s[k] == b'.'));
+    let keys = (0..=s.len())
+        .filter(|&k| k == 0 || k == at + 1 || k == s.len() || (k > at && s[k] == b'.'));
     for k in keys {
         let key = &s[k..];
         let Some(prefix) = routing.virtualdomains.get(key) else {
@@ -195,10 +202,17 @@ mod tests {
         std::fs::write(dir.join("control/me"), "me.example\n").unwrap();
         let r = Routing::load_in(&dir).unwrap();
         assert_eq!(r.envnoathost(), b"me.example");
-        assert_eq!(local_of(&r, "joe"), Some("joe".into()), "locals defaults to me too");
+        assert_eq!(
+            local_of(&r, "joe"),
+            Some("joe".into()),
+            "locals defaults to me too"
+        );
 
         std::fs::write(dir.join("control/envnoathost"), "other.example \n").unwrap();
-        assert_eq!(Routing::load_in(&dir).unwrap().envnoathost(), b"other.example");
+        assert_eq!(
+            Routing::load_in(&dir).unwrap().envnoathost(),
+            b"other.example"
+        );
 
         std::fs::remove_file(dir.join("control/me")).unwrap();
         std::fs::remove_file(dir.join("control/envnoathost")).unwrap();
@@ -234,7 +248,11 @@ mod tests {
         let r = Routing::load_in(&dir).unwrap();
         assert_eq!(local_of(&r, "x@a.EXAMPLE"), Some("x".into()));
         assert_eq!(local_of(&r, "x@b.example"), Some("x".into()));
-        assert_eq!(local_of(&r, "x@me.example"), None, "me is not local when locals exists");
+        assert_eq!(
+            local_of(&r, "x@me.example"),
+            None,
+            "me is not local when locals exists"
+        );
         assert_eq!(local_of(&r, "x%a.example@gw.example"), Some("x".into()));
         assert_eq!(local_of(&r, "x@v.example"), Some("pre-x".into()));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -151,9 +151,16 @@ pub enum QmailAnswer {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Step::Rewritten { address } => write!(f, "after qmail-send's rewriting: {}", Show(address)),
+            Step::Rewritten { address } => {
+                write!(f, "after qmail-send's rewriting: {}", Show(address))
+            }
             Step::LocalDomain { domain, local } => {
-                write!(f, "{} is in control/locals: local name {}", Show(domain), Show(local))
+                write!(
+                    f,
+                    "{} is in control/locals: local name {}",
+                    Show(domain),
+                    Show(local)
+                )
             }
             Step::VirtualDomain { key, prefix, local } => write!(
                 f,
@@ -172,13 +179,23 @@ impl fmt::Display for Step {
                 "{} is in neither control/locals nor control/virtualdomains: not delivered here, not checked",
                 Show(domain)
             ),
-            Step::UsersCdbAbsent => f.write_str("users/cdb does not exist: asking the system user database"),
+            Step::UsersCdbAbsent => {
+                f.write_str("users/cdb does not exist: asking the system user database")
+            }
             Step::UsersCdbTrouble { error } => write!(f, "unable to read users/cdb: {error}"),
             Step::UsersCdbNoMatch { local } => {
-                write!(f, "users/cdb: no exact or wildcard record for {}", Show(local))
+                write!(
+                    f,
+                    "users/cdb: no exact or wildcard record for {}",
+                    Show(local)
+                )
             }
             Step::UsersCdbShort { key } => {
-                write!(f, "users/cdb: record \"{}\" has too few fields: accepted", Show(key))
+                write!(
+                    f,
+                    "users/cdb: record \"{}\" has too few fields: accepted",
+                    Show(key)
+                )
             }
             Step::UsersCdbHit {
                 key,
@@ -201,14 +218,24 @@ impl fmt::Display for Step {
                 let name = Show(name);
                 match answer {
                     PwAnswer::TooLong => {
-                        write!(f, "passwd: \"{name}\" is 32 bytes or longer: never a user name")
+                        write!(
+                            f,
+                            "passwd: \"{name}\" is 32 bytes or longer: never a user name"
+                        )
                     }
                     PwAnswer::NoSuchUser => write!(f, "passwd: no user \"{name}\""),
                     PwAnswer::Trouble { errno } => {
-                        write!(f, "passwd: looking up \"{name}\" failed: {}", reason(*errno))
+                        write!(
+                            f,
+                            "passwd: looking up \"{name}\" failed: {}",
+                            reason(*errno)
+                        )
                     }
                     PwAnswer::Root { uid } => {
-                        write!(f, "passwd: {name} has uid {uid}: qmail never delivers to root")
+                        write!(
+                            f,
+                            "passwd: {name} has uid {uid}: qmail never delivers to root"
+                        )
                     }
                     PwAnswer::HomeNotOwned { uid, home, owner } => write!(
                         f,
@@ -216,7 +243,12 @@ impl fmt::Display for Step {
                         Show(home)
                     ),
                     PwAnswer::HomeMissing { uid, home, errno } => {
-                        write!(f, "passwd: {name} (uid {uid}): home {}: {}", Show(home), reason(*errno))
+                        write!(
+                            f,
+                            "passwd: {name} (uid {uid}): home {}: {}",
+                            Show(home),
+                            reason(*errno)
+                        )
                     }
                     PwAnswer::HomeDenied { uid, home } => write!(
                         f,
@@ -229,7 +261,12 @@ impl fmt::Display for Step {
                         Show(home),
                         reason(*errno)
                     ),
-                    PwAnswer::Chosen { uid, home, dash, ext } => write!(
+                    PwAnswer::Chosen {
+                        uid,
+                        home,
+                        dash,
+                        ext,
+                    } => write!(
                         f,
                         "passwd: user {name} (uid {uid}), home {}, dash \"{}\", extension \"{}\"",
                         Show(home),
@@ -238,7 +275,10 @@ impl fmt::Display for Step {
                     ),
                 }
             }
-            Step::Alias { home: Some(home), ext } => write!(
+            Step::Alias {
+                home: Some(home),
+                ext,
+            } => write!(
                 f,
                 "no user name matched: user alias, home {}, dash \"-\", extension \"{}\"",
                 Show(home),
@@ -290,7 +330,10 @@ mod tests {
                 errno: Some(nix::libc::EACCES),
             },
         };
-        assert_eq!(s.to_string(), "/h/.qmail-x: unable to stat: access denied: accepted");
+        assert_eq!(
+            s.to_string(),
+            "/h/.qmail-x: unable to stat: access denied: accepted"
+        );
         let s = Step::Passwd {
             name: b"joe".to_vec(),
             answer: PwAnswer::NoSuchUser,

@@ -36,7 +36,9 @@ impl System for RealSystem {
                 dir: u.dir.into_os_string().into_vec(),
             })),
             Ok(None) => Ok(None),
-            Err(Errno::UnknownErrno | Errno::ENOENT | Errno::ESRCH | Errno::EBADF | Errno::EPERM) => Ok(None),
+            Err(
+                Errno::UnknownErrno | Errno::ENOENT | Errno::ESRCH | Errno::EBADF | Errno::EPERM,
+            ) => Ok(None),
             Err(e) => Err(io::Error::from_raw_os_error(e as i32)),
         }
     }

@@ -21,7 +21,9 @@ fn routing() -> Routing {
 
 /// A users/cdb path that does not exist (its directory is never created).
 fn no_cdb(tag: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("resolve-{tag}-{}-absent", std::process::id())).join("cdb")
+    std::env::temp_dir()
+        .join(format!("resolve-{tag}-{}-absent", std::process::id()))
+        .join("cdb")
 }
 
 fn fake() -> Fake {
@@ -43,7 +45,11 @@ fn local_users() {
     let mut r = Resolver::with_users_cdb(routing(), fake(), no_cdb("e2e-local"));
     assert_eq!(verdict(&mut r, "joe@example.com"), Verdict::Accept);
     assert_eq!(verdict(&mut r, "JOE@EXAMPLE.COM"), Verdict::Accept);
-    assert_eq!(verdict(&mut r, "joe"), Verdict::Accept, "envnoathost is local");
+    assert_eq!(
+        verdict(&mut r, "joe"),
+        Verdict::Accept,
+        "envnoathost is local"
+    );
     assert_eq!(verdict(&mut r, "joe-list@example.com"), Verdict::Accept);
     assert_eq!(verdict(&mut r, "joe-lust@example.com"), Verdict::Unknown);
     assert_eq!(verdict(&mut r, "joe-@example.com"), Verdict::Unknown);
@@ -53,15 +59,25 @@ fn local_users() {
         "through alias"
     );
     assert_eq!(verdict(&mut r, "nobody@example.com"), Verdict::Unknown);
-    assert_eq!(verdict(&mut r, "joe%example.com@gw.example.com"), Verdict::Accept);
-    assert_eq!(verdict(&mut r, "nobody%example.com@gw.example.com"), Verdict::Unknown);
+    assert_eq!(
+        verdict(&mut r, "joe%example.com@gw.example.com"),
+        Verdict::Accept
+    );
+    assert_eq!(
+        verdict(&mut r, "nobody%example.com@gw.example.com"),
+        Verdict::Unknown
+    );
 }
 
 #[test]
 fn remote_and_virtual() {
     let mut r = Resolver::with_users_cdb(routing(), fake(), no_cdb("e2e-virtual"));
     assert_eq!(verdict(&mut r, "anyone@elsewhere.org"), Verdict::Accept);
-    assert_eq!(verdict(&mut r, "anyone@shop.example"), Verdict::Accept, "exception");
+    assert_eq!(
+        verdict(&mut r, "anyone@shop.example"),
+        Verdict::Accept,
+        "exception"
+    );
     assert_eq!(
         verdict(&mut r, "anyone@virt.example"),
         Verdict::Accept,
@@ -124,7 +140,10 @@ fn users_cdb_comes_before_passwd() {
     let path = dir.join("cdb");
     newu(
         &path,
-        &[b"=joe:joe:5001:5001:/srv/joe:::", b"+list-:vu:5002:5002:/srv/lists:-::"],
+        &[
+            b"=joe:joe:5001:5001:/srv/joe:::",
+            b"+list-:vu:5002:5002:/srv/lists:-::",
+        ],
     );
     let f = fake().file("/srv/lists/.qmail-a-default", 5002);
     let mut r = Resolver::with_users_cdb(routing(), f, &path);
@@ -154,10 +173,17 @@ fn users_cdb_trouble_and_short_records() {
     assert_eq!(verdict(&mut r, "x@remote.example"), Verdict::Accept);
     write_cdb(
         &path,
-        &[(b"!joe\0".to_vec(), b"joe".to_vec()), (Vec::new(), Vec::new())],
+        &[
+            (b"!joe\0".to_vec(), b"joe".to_vec()),
+            (Vec::new(), Vec::new()),
+        ],
     );
     let mut r = Resolver::with_users_cdb(routing(), fake(), &path);
-    assert_eq!(verdict(&mut r, "joe@example.com"), Verdict::Accept, "short record");
+    assert_eq!(
+        verdict(&mut r, "joe@example.com"),
+        Verdict::Accept,
+        "short record"
+    );
     assert_eq!(verdict(&mut r, "nobody@example.com"), Verdict::Unknown);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -180,7 +206,13 @@ fn unreadable_home_accepts_with_a_log_line() {
     assert_eq!(v, Verdict::Accept);
     let logs: Vec<_> = steps
         .iter()
-        .filter_map(|s| if let Step::Log(l) = s { Some(l.clone()) } else { None })
+        .filter_map(|s| {
+            if let Step::Log(l) = s {
+                Some(l.clone())
+            } else {
+                None
+            }
+        })
         .collect();
     assert_eq!(logs, [b"unable to stat /home/joe: access denied".to_vec()]);
 }
@@ -196,7 +228,11 @@ fn nul_is_looked_up_as_lf() {
             address: b"joe-a\nb@example.com".to_vec()
         }
     );
-    assert!(r.system().stat_asked.contains(&b"/home/joe/.qmail-a\nb".to_vec()));
+    assert!(
+        r.system()
+            .stat_asked
+            .contains(&b"/home/joe/.qmail-a\nb".to_vec())
+    );
 }
 
 /// Every path the check stats is a home directory from passwd or a
@@ -233,7 +269,10 @@ fn hostile_local_parts_stay_inside_the_home() {
             let mut addr = local.clone();
             addr.extend_from_slice(domain);
             let v = verdict_bytes(&mut r, &addr);
-            assert!(matches!(v, Verdict::Accept | Verdict::Unknown), "{addr:?}: {v:?}");
+            assert!(
+                matches!(v, Verdict::Accept | Verdict::Unknown),
+                "{addr:?}: {v:?}"
+            );
         }
     }
     let asked = &r.system().stat_asked;
@@ -243,7 +282,9 @@ fn hostile_local_parts_stay_inside_the_home() {
             path == home || {
                 let mut prefix = home.to_vec();
                 prefix.extend_from_slice(b"/.qmail");
-                path.starts_with(&prefix) && !path[prefix.len()..].contains(&b'/') && !path.contains(&0)
+                path.starts_with(&prefix)
+                    && !path[prefix.len()..].contains(&b'/')
+                    && !path.contains(&0)
             }
         });
         assert!(ok, "stat outside a home: {}", Show(path));
@@ -259,7 +300,10 @@ fn dictionary_attack_asks_each_name_once() {
     let mut r = Resolver::with_users_cdb(routing(), fake(), no_cdb("e2e-cache"));
     for _ in 0..5 {
         for name in ["a", "b", "joe-x", "joe-y"] {
-            assert_eq!(verdict(&mut r, &format!("{name}@example.com")), Verdict::Unknown);
+            assert_eq!(
+                verdict(&mut r, &format!("{name}@example.com")),
+                Verdict::Unknown
+            );
         }
     }
     let pw = &r.system().pw_asked;
@@ -286,7 +330,11 @@ fn check_is_explain() {
         "x@remote",
         "x@shop.example",
     ] {
-        assert_eq!(a.check(addr.as_bytes()), b.explain_steps(addr.as_bytes()).1, "{addr}");
+        assert_eq!(
+            a.check(addr.as_bytes()),
+            b.explain_steps(addr.as_bytes()).1,
+            "{addr}"
+        );
     }
 }
 

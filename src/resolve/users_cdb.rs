@@ -28,7 +28,11 @@ pub enum Assignment {
     /// realrcptto patch accepts such a recipient, and so do we.
     Short,
     /// Delivery goes to `home` with this dash and extension.
-    Hit { home: Vec<u8>, dash: Vec<u8>, ext: Vec<u8> },
+    Hit {
+        home: Vec<u8>,
+        dash: Vec<u8>,
+        ext: Vec<u8>,
+    },
 }
 
 enum State {
@@ -84,7 +88,9 @@ impl UsersCdb {
     /// prefixes, longest first.
     pub fn lookup(&mut self, local: &[u8], sink: &mut dyn FnMut(Step)) -> io::Result<Assignment> {
         if let Err(e) = self.open() {
-            sink(Step::UsersCdbTrouble { error: describe(&e) });
+            sink(Step::UsersCdbTrouble {
+                error: describe(&e),
+            });
             return Err(e);
         }
         let State::Open { cdb, wildchars } = &self.state else {
@@ -110,7 +116,9 @@ impl UsersCdb {
                 None => continue,
                 Some(Ok(value)) => value,
                 Some(Err(e)) => {
-                    sink(Step::UsersCdbTrouble { error: describe(&e) });
+                    sink(Step::UsersCdbTrouble {
+                        error: describe(&e),
+                    });
                     return Err(e);
                 }
             };
@@ -119,7 +127,9 @@ impl UsersCdb {
             let rest: &[u8] = if wildcard { &local[i - 1..] } else { &[] };
             return Ok(parse(&key[..i], wildcard, value, rest, sink));
         }
-        sink(Step::UsersCdbNoMatch { local: local.to_vec() });
+        sink(Step::UsersCdbNoMatch {
+            local: local.to_vec(),
+        });
         Ok(Assignment::NotListed)
     }
 }
@@ -127,7 +137,13 @@ impl UsersCdb {
 /// Splits a record the way qmail-lspawn reads it: user, uid, gid, home and
 /// dash must each end with a NUL; the extension runs to the next NUL or the
 /// end. Fewer fields: [`Assignment::Short`].
-fn parse(key: &[u8], wildcard: bool, mut value: Vec<u8>, rest: &[u8], sink: &mut dyn FnMut(Step)) -> Assignment {
+fn parse(
+    key: &[u8],
+    wildcard: bool,
+    mut value: Vec<u8>,
+    rest: &[u8],
+    sink: &mut dyn FnMut(Step),
+) -> Assignment {
     value.extend_from_slice(rest);
     let fields: Vec<&[u8]> = value.splitn(7, |&b| b == 0).collect();
     if fields.len() < 6 {
@@ -258,7 +274,10 @@ pub(crate) mod tests {
             }]
         );
         // Longest wildcard prefix; rest appended in original case.
-        assert_eq!(look(&mut u, b"joe-List-X").0.unwrap(), hit("/h/joe", "-", "w-List-X"));
+        assert_eq!(
+            look(&mut u, b"joe-List-X").0.unwrap(),
+            hit("/h/joe", "-", "w-List-X")
+        );
         // "jo" ends in 'o', which is a wildchar (from "+jo"), so "!jo" is tried.
         assert_eq!(look(&mut u, b"john").0.unwrap(), hit("/h/jo", "-", "phn"));
         // The bare "!" is always tried.
@@ -278,7 +297,10 @@ pub(crate) mod tests {
         write_cdb(
             &path,
             &[
-                (b"!joe".to_vec(), b"joe\x005001\x005001\x00/h/joe\x00-\x00w".to_vec()),
+                (
+                    b"!joe".to_vec(),
+                    b"joe\x005001\x005001\x00/h/joe\x00-\x00w".to_vec(),
+                ),
                 (Vec::new(), b"-".to_vec()),
             ],
         );
@@ -295,7 +317,10 @@ pub(crate) mod tests {
         write_cdb(
             &path,
             &[
-                (b"!joe".to_vec(), b"joe\x005001\x005001\x00/h/joe\x00-\x00w".to_vec()),
+                (
+                    b"!joe".to_vec(),
+                    b"joe\x005001\x005001\x00/h/joe\x00-\x00w".to_vec(),
+                ),
                 (Vec::new(), b"-e".to_vec()),
             ],
         );
@@ -321,11 +346,17 @@ pub(crate) mod tests {
     fn missing_wildchars_record_is_trouble() {
         let dir = tempdir("cdb-nowild");
         let path = dir.join("cdb");
-        write_cdb(&path, &[(b"!joe\0".to_vec(), b"joe\x001\x001\x00/h\x00-\x00".to_vec())]);
+        write_cdb(
+            &path,
+            &[(b"!joe\0".to_vec(), b"joe\x001\x001\x00/h\x00-\x00".to_vec())],
+        );
         let mut u = UsersCdb::new(path);
         let (r, steps) = look(&mut u, b"joe");
         assert_eq!(r.unwrap_err().kind(), io::ErrorKind::InvalidData);
-        assert!(matches!(&steps[..], [Step::UsersCdbTrouble { .. }]), "{steps:?}");
+        assert!(
+            matches!(&steps[..], [Step::UsersCdbTrouble { .. }]),
+            "{steps:?}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -353,8 +384,9 @@ pub(crate) mod tests {
     }
 
     fn cdb2_hash(key: &[u8]) -> u32 {
-        key.iter()
-            .fold(5381u32, |h, &c| (h.wrapping_shl(5).wrapping_add(h)) ^ u32::from(c))
+        key.iter().fold(5381u32, |h, &c| {
+            (h.wrapping_shl(5).wrapping_add(h)) ^ u32::from(c)
+        })
     }
 
     #[test]
@@ -405,7 +437,10 @@ pub(crate) mod tests {
         let path = dir.join("cdb");
         newu(
             &path,
-            &[b"=Joe:joe:5001:5001:/h/joe:-:x:", b"+list-:l:5002:5002:/h/l:-::"],
+            &[
+                b"=Joe:joe:5001:5001:/h/joe:-:x:",
+                b"+list-:l:5002:5002:/h/l:-::",
+            ],
         );
         let out = std::process::Command::new("cdbdump")
             .stdin(std::fs::File::open(&path).unwrap())

@@ -18,7 +18,9 @@ pub const SMTPD: &str = env!("CARGO_BIN_EXE_qmail-smtpd");
 /// Why the namespace tests cannot run here, if they cannot.
 pub fn cannot_run_as_root() -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
-        return Some("not running as root (needed to bind-mount /etc/passwd and chown homes)".into());
+        return Some(
+            "not running as root (needed to bind-mount /etc/passwd and chown homes)".into(),
+        );
     }
     match Command::new("unshare").args(["-m", "true"]).status() {
         Ok(s) if s.success() => {}
@@ -109,7 +111,8 @@ impl Fixture {
         } else {
             self.p(home)
         };
-        self.passwd.push(format!("{name}:x:{uid}:{uid}::{home}:/bin/sh"));
+        self.passwd
+            .push(format!("{name}:x:{uid}:{uid}::{home}:/bin/sh"));
         self
     }
 
@@ -183,7 +186,12 @@ impl Fixture {
 
     fn namespace_command(&self, uid: Option<u32>, program: &str) -> Command {
         let mut cmd = Command::new("unshare");
-        cmd.args(["-m", "sh", "-c", r#"mount --bind "$0" /etc/passwd && exec "$@""#]);
+        cmd.args([
+            "-m",
+            "sh",
+            "-c",
+            r#"mount --bind "$0" /etc/passwd && exec "$@""#,
+        ]);
         cmd.arg(self.passwd_file());
         if let Some(uid) = uid {
             cmd.args([
@@ -212,7 +220,9 @@ impl Fixture {
     pub fn run_cmd_with_input(&self, mut cmd: Command, input: &[u8]) -> Run {
         use std::io::Write;
         use std::process::Stdio;
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("run command");
         let mut stdin = child.stdin.take().unwrap();
         let _ = stdin.write_all(input);
@@ -282,7 +292,11 @@ impl Run {
     }
 
     pub fn stdout_lacks(&self, text: &str) -> &Self {
-        assert!(!self.stdout.contains(text), "stdout has {text:?}\n{}", self.context);
+        assert!(
+            !self.stdout.contains(text),
+            "stdout has {text:?}\n{}",
+            self.context
+        );
         self
     }
 
@@ -292,7 +306,11 @@ impl Run {
     }
 
     pub fn stderr_has(&self, text: &str) -> &Self {
-        assert!(self.stderr.contains(text), "stderr lacks {text:?}\n{}", self.context);
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}\n{}",
+            self.context
+        );
         self
     }
 }
