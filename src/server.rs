@@ -55,7 +55,7 @@ pub fn serve(front: &mut dyn Front) -> ! {
     } else {
         match Routing::load() {
             Ok(routing) => {
-                resolver = Resolver::new(routing, RealSystem::default());
+                resolver = Resolver::new(routing, RealSystem);
                 &mut resolver
             }
             Err(e) => {

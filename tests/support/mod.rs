@@ -512,6 +512,7 @@ impl<'a> Run<'a> {
     }
 
     /// Run as this uid and gid, with no supplementary groups, via setpriv.
+    #[allow(clippy::wrong_self_convention)]
     pub fn as_uid(self, uid: u32) -> Self {
         self.wrap([
             "setpriv".to_string(),
@@ -522,6 +523,7 @@ impl<'a> Run<'a> {
     }
 
     /// Run as uid/gid 65534 (nobody) with no supplementary groups.
+    #[allow(clippy::wrong_self_convention)]
     pub fn as_nobody(self) -> Self {
         self.as_uid(65534)
     }
