@@ -1432,7 +1432,7 @@ fn random_session(rng: &mut Rng) -> Vec<u8> {
             }
             7 => {
                 for _ in 0..rng.below(8) {
-                    v.extend_from_slice(*rng.pick(BODY));
+                    v.extend_from_slice(rng.pick(BODY));
                 }
             }
             8 => {
@@ -1500,7 +1500,7 @@ fn random_sessions_keep_the_invariants() {
                 && (l[3] == b' ' || l[3] == b'-')
                 && l.ends_with(b"\r\n")
                 && !l[..l.len() - 2].contains(&b'\r')
-                && l[..l.len() - 2].iter().all(|&b| b >= 0x20 && b < 0x7f);
+                && l[..l.len() - 2].iter().all(|&b| (0x20..0x7f).contains(&b));
             if !ok {
                 out.fail(&format!(
                     "{ctx}: malformed reply line {:?}",
