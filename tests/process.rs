@@ -1432,7 +1432,8 @@ fn random_session(rng: &mut Rng) -> Vec<u8> {
             }
             7 => {
                 for _ in 0..rng.below(8) {
-                    v.extend_from_slice(rng.pick(BODY));
+                    let part: &[u8] = rng.pick(BODY);
+                    v.extend_from_slice(part);
                 }
             }
             8 => {
