@@ -1432,7 +1432,7 @@ fn random_session(rng: &mut Rng) -> Vec<u8> {
             }
             7 => {
                 for _ in 0..rng.below(8) {
-                    let part: &[u8] = rng.pick(BODY);
+                    let part: &&[u8] = rng.pick(BODY);
                     v.extend_from_slice(part);
                 }
             }
