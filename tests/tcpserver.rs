@@ -7,12 +7,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
+use support::tcpserver::TcpServer;
 use support::{Fixture, Queue};
 
 const ENVELOPE: &[u8] = b"Falice@sender.example\0Tbob@example.com\0\0";
@@ -30,153 +28,20 @@ fn fixture(name: &str) -> Fixture {
     f
 }
 
-/// A running tcpserver; killed when dropped, whatever happens.
-struct TcpServer {
-    child: Child,
-    port: u16,
-    log: PathBuf,
+/// The tcpserver checks these tests share.
+trait Checks {
+    fn assert_swaks_ok(&self, f: &Fixture, out: &Output);
+    fn assert_queued(&self, f: &Fixture, out: &Output, message: &str, envelope: &[u8]);
 }
 
-impl Drop for TcpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// tcpserver with `rules`, greeting checked.
+fn start(f: &Fixture, rules: &str) -> TcpServer {
+    let server = TcpServer::start(f, Some(rules), &[]);
+    server.wait_for_greeting();
+    server
 }
 
-impl TcpServer {
-    /// Starts tcpserver on 127.0.0.1 (a port the kernel picks, printed by
-    /// `-1`) with `rules` compiled by tcprules, and waits until it greets.
-    fn start(f: &Fixture, rules: &str) -> TcpServer {
-        let tcpserver = support::require_program("tcpserver", "ucspi-tcp");
-        let tcprules = support::require_program("tcprules", "ucspi-tcp");
-        let cdb = f.root.join("rules.cdb");
-        let mut tr = support::spawn(
-            Command::new(&tcprules)
-                .arg(&cdb)
-                .arg(f.root.join("rules.tmp"))
-                .stdin(Stdio::piped()),
-        )
-        .expect("run tcprules");
-        tr.stdin
-            .take()
-            .unwrap()
-            .write_all(rules.as_bytes())
-            .unwrap();
-        assert!(tr.wait().unwrap().success(), "tcprules failed on {rules:?}");
-
-        let log = f.root.join("tcpserver.log");
-        let child = support::spawn(
-            Command::new(&tcpserver)
-                .args(["-1", "-R", "-H", "-l", "mx.example", "-c", "20", "-x"])
-                .arg(&cdb)
-                .args(["127.0.0.1", "0"])
-                .arg(support::bin())
-                .env_clear()
-                .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-                .env("QMAILHOME", &f.home)
-                .env("QMAILQUEUE", f.queue_program())
-                .env("NOREALRCPTTO", "1")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(std::fs::File::create(&log).unwrap()),
-        )
-        .expect("start tcpserver");
-        let mut server = TcpServer {
-            child,
-            port: 0,
-            log,
-        };
-        // -1: tcpserver prints the port once it listens.
-        let stdout = server.child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
-        server.port = line.trim().parse().unwrap_or_else(|_| {
-            panic!(
-                "tcpserver did not report a port (got {line:?}); log:\n{}",
-                server.log_text()
-            )
-        });
-        server.wait_for_greeting();
-        server
-    }
-
-    /// Connects until the server answers with its greeting, then quits.
-    fn wait_for_greeting(&self) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
-                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                let mut buf = [0u8; 256];
-                let n = s.read(&mut buf).unwrap_or(0);
-                assert_eq!(
-                    &buf[..n],
-                    b"220 mx.example ESMTP\r\n",
-                    "greeting through tcpserver; log:\n{}",
-                    self.log_text()
-                );
-                s.write_all(b"QUIT\r\n").unwrap();
-                let mut rest = Vec::new();
-                let _ = s.read_to_end(&mut rest);
-                assert_eq!(rest, b"221 mx.example\r\n", "QUIT through tcpserver");
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "tcpserver never accepted; log:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Runs swaks against this server with `args`.
-    fn swaks(&self, f: &Fixture, args: &[&str]) -> Output {
-        let swaks = support::require_program("swaks", "swaks");
-        support::output(
-            Command::new(swaks)
-                .args(["--server", "127.0.0.1", "--port", &self.port.to_string()])
-                .args(["--helo", "client.example", "--timeout", "30"])
-                .args(args)
-                .env_clear()
-                .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-                .env("HOME", &f.root),
-        )
-        .expect("run swaks")
-    }
-
-    /// Panics with everything known.
-    fn fail(&self, f: &Fixture, out: &Output, msg: &str) -> ! {
-        let mut calls = String::new();
-        for (i, c) in f.calls().iter().enumerate() {
-            calls.push_str(&format!(
-                "run {i}: pid {}\n  message:\n{}  envelope: {}\n",
-                c.pid,
-                support::show(c.message.as_deref().unwrap_or_default()),
-                support::show(c.envelope.as_deref().unwrap_or_default())
-            ));
-        }
-        panic!(
-            "\n==== ASSERTION FAILED ====\n{msg}\n\n---- swaks exit {:?} ----\n{}\n---- swaks stderr ----\n{}\n\
-             ---- tcpserver log (also the binary's stderr) ----\n{}\n---- fixture ----\n{}\n---- qmail-queue runs ----\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            self.log_text(),
-            f.listing(),
-            calls
-        );
-    }
-
+impl Checks for TcpServer {
     fn assert_swaks_ok(&self, f: &Fixture, out: &Output) {
         if !out.status.success() {
             self.fail(f, out, "swaks failed");
@@ -239,7 +104,7 @@ impl TcpServer {
 #[test]
 fn plain_delivery() {
     let f = fixture("tcpserver-plain");
-    let server = TcpServer::start(&f, ":allow\n");
+    let server = start(&f, ":allow\n");
     let out = server.swaks(
         &f,
         &[
@@ -263,7 +128,7 @@ fn plain_delivery() {
 #[test]
 fn pipelining() {
     let f = fixture("tcpserver-pipeline");
-    let server = TcpServer::start(&f, ":allow\n");
+    let server = start(&f, ":allow\n");
     let out = server.swaks(
         &f,
         &[
@@ -309,7 +174,7 @@ fn relayclient_from_tcprules() {
     ];
     // Without RELAYCLIENT a domain outside rcpthosts is refused.
     let f = fixture("tcpserver-norelay");
-    let server = TcpServer::start(&f, ":allow\n");
+    let server = start(&f, ":allow\n");
     let out = server.swaks(&f, &args);
     let t = String::from_utf8_lossy(&out.stdout);
     if out.status.success()
@@ -332,7 +197,7 @@ fn relayclient_from_tcprules() {
 
     // The rules set RELAYCLIENT for 127.*: accepted, envelope unchanged.
     let f = fixture("tcpserver-relay");
-    let server = TcpServer::start(&f, "127.:allow,RELAYCLIENT=\"\"\n:allow\n");
+    let server = start(&f, "127.:allow,RELAYCLIENT=\"\"\n:allow\n");
     let out = server.swaks(&f, &args);
     server.assert_swaks_ok(&f, &out);
     server.assert_queued(

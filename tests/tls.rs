@@ -11,10 +11,10 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use support::tcpserver::TcpServer;
 use support::{Fixture, Queue};
 
 /// The names qmail-smtpd-tls may write (OpenSSL's, see its source).
@@ -29,8 +29,6 @@ const CIPHERS: [&str; 9] = [
     "ECDHE-RSA-AES256-GCM-SHA384",
     "ECDHE-RSA-CHACHA20-POLY1305",
 ];
-
-const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// A qmail home with a fresh self-signed certificate and key in
 /// control/servercert.pem (unless `cert` says otherwise) and
@@ -85,102 +83,24 @@ fn fixture(name: &str, cert: Option<&str>) -> Fixture {
     f
 }
 
-/// tcpserver on 127.0.0.1 running qmail-smtpd; killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
+/// tcpserver running qmail-smtpd for `f` (log level info, so the TLS
+/// failures it logs can be checked), with `env` on top.
+fn start(f: &Fixture, env: &[(&str, &str)]) -> TcpServer {
+    let mut all = vec![("SMTPD_LOGLEVEL", "info")];
+    all.extend_from_slice(env);
+    TcpServer::start(f, None, &all)
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(f: &Fixture, env: &[(&str, &str)]) -> Server {
-        let tcpserver = support::require_program("tcpserver", "ucspi-tcp");
-        let log = f.root.join("tcpserver.log");
-        let mut cmd = Command::new(tcpserver);
-        cmd.args(["-1", "-R", "-H", "-l", "mx.example", "127.0.0.1", "0"])
-            .arg(support::bin())
-            .env_clear()
-            .env("PATH", PATH)
-            .env("QMAILHOME", &f.home)
-            .env("QMAILQUEUE", f.queue_program())
-            .env("NOREALRCPTTO", "1")
-            .env("SMTPD_LOGLEVEL", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = support::spawn(&mut cmd).expect("start tcpserver");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("tcpserver reported no port: {line:?}"));
-        Server { child, port, log }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn swaks(&self, f: &Fixture, args: &[&str]) -> Output {
-        let swaks = support::require_program("swaks", "swaks");
-        support::output(
-            Command::new(swaks)
-                .args(["--server", "127.0.0.1", "--port", &self.port.to_string()])
-                .args(["--helo", "client.example", "--timeout", "30"])
-                .args(["--from", "alice@sender.example", "--to", "bob@example.com"])
-                .args(args)
-                .env_clear()
-                .env("PATH", PATH)
-                .env("HOME", &f.root),
-        )
-        .expect("run swaks")
-    }
-
-    /// Runs a Python 3 script with the port as its argument.
-    fn python(&self, script: &str) -> Output {
-        let python = support::require_program("python3", "python3");
-        support::output(
-            Command::new(python)
-                .arg("-c")
-                .arg(script)
-                .arg(self.port.to_string())
-                .env("PATH", PATH),
-        )
-        .expect("run python3")
-    }
-
-    fn fail(&self, f: &Fixture, out: &Output, msg: &str) -> ! {
-        panic!(
-            "\n==== {msg} ====\n---- client exit {:?} ----\n{}\n---- client stderr ----\n{}\n---- server log ----\n{}\n---- fixture ----\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            self.log_text(),
-            f.listing()
-        )
-    }
+/// swaks from alice@sender.example to bob@example.com, with `args`.
+fn swaks(server: &TcpServer, f: &Fixture, args: &[&str]) -> Output {
+    let mut all = vec!["--from", "alice@sender.example", "--to", "bob@example.com"];
+    all.extend_from_slice(args);
+    server.swaks(f, &all)
 }
 
 /// The one queued message, with its Received header's second line checked
 /// for the encrypted form and returned.
-fn queued_over_tls(f: &Fixture, server: &Server, out: &Output) -> String {
+fn queued_over_tls(f: &Fixture, server: &TcpServer, out: &Output) -> String {
     let calls: Vec<_> = f
         .calls()
         .into_iter()
@@ -216,8 +136,12 @@ fn queued_over_tls(f: &Fixture, server: &Server, out: &Output) -> String {
 #[test]
 fn swaks_starttls_delivers_and_received_says_encrypted() {
     let f = fixture("tls-swaks", None);
-    let server = Server::start(&f, &[]);
-    let out = server.swaks(&f, &["--tls", "--data", "Subject: tls\n\nover tls"]);
+    let server = start(&f, &[]);
+    let out = swaks(
+        &server,
+        &f,
+        &["--tls", "--data", "Subject: tls\n\nover tls"],
+    );
     let t = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
     if !out.status.success()
         || !t.contains("<-  250-PIPELINING\n<-  250-STARTTLS\n<-  250 8BITMIME\n")
@@ -236,8 +160,8 @@ fn swaks_starttls_delivers_and_received_says_encrypted() {
     assert!(msg.ends_with("Subject: tls\n\nover tls\n"), "{msg}");
     // TLS 1.2 too, with its own suite names.
     let f = fixture("tls-swaks-12", None);
-    let server = Server::start(&f, &[]);
-    let out = server.swaks(&f, &["--tls", "--tls-protocol", "tlsv1_2"]);
+    let server = start(&f, &[]);
+    let out = swaks(&server, &f, &["--tls", "--tls-protocol", "tlsv1_2"]);
     if !out.status.success() {
         server.fail(&f, &out, "swaks --tls over TLS 1.2");
     }
@@ -248,7 +172,7 @@ fn swaks_starttls_delivers_and_received_says_encrypted() {
 #[test]
 fn openssl_s_client_starttls() {
     let f = fixture("tls-s-client", None);
-    let server = Server::start(&f, &[]);
+    let server = start(&f, &[]);
     let openssl = support::require_program("openssl", "openssl");
     let mut child = support::spawn(
         Command::new(openssl)
@@ -287,7 +211,7 @@ fn openssl_s_client_starttls() {
 #[test]
 fn python_smtplib_starttls_and_smtp_ssl() {
     let f = fixture("tls-smtplib", None);
-    let server = Server::start(&f, &[]);
+    let server = start(&f, &[]);
     let out = server.python(
         r#"
 import smtplib, ssl, sys
@@ -315,7 +239,7 @@ print("ok")
 
     // Implicit TLS: SMTPS set, qmail-smtpd execs qmail-smtpd-tls at once.
     let f = fixture("tls-smtp-ssl", None);
-    let server = Server::start(&f, &[("SMTPS", "1")]);
+    let server = start(&f, &[("SMTPS", "1")]);
     let out = server.python(
         r#"
 import smtplib, ssl, sys
@@ -339,8 +263,12 @@ print("ok")
 #[test]
 fn swaks_implicit_tls() {
     let f = fixture("tls-smtps-swaks", None);
-    let server = Server::start(&f, &[("SMTPS", "1")]);
-    let out = server.swaks(&f, &["--tlsc", "--data", "Subject: smtps\n\nimplicit"]);
+    let server = start(&f, &[("SMTPS", "1")]);
+    let out = swaks(
+        &server,
+        &f,
+        &["--tlsc", "--data", "Subject: smtps\n\nimplicit"],
+    );
     let t = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
     // The greeting comes inside TLS, after the handshake.
     if !out.status.success() || !t.contains("<~  220 mx.example ESMTP\n") || t.contains("STARTTLS")
@@ -356,7 +284,7 @@ fn swaks_implicit_tls() {
 #[test]
 fn plaintext_pipelined_after_starttls_is_discarded() {
     let f = fixture("tls-injection", None);
-    let server = Server::start(&f, &[]);
+    let server = start(&f, &[]);
     let out = server.python(
         r#"
 import socket, ssl, sys
@@ -410,7 +338,7 @@ fn reply(r: &mut BufReader<TcpStream>) -> String {
 #[test]
 fn bad_certificate_keeps_plain_smtp_working() {
     let f = fixture("tls-bad-cert", Some("this is no certificate\n"));
-    let server = Server::start(&f, &[]);
+    let server = start(&f, &[]);
     let s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut w = s.try_clone().unwrap();
@@ -466,7 +394,7 @@ fn bad_certificate_keeps_plain_smtp_working() {
     // logged.
     drop(server);
     let f = fixture("tls-bad-cert-smtps", Some("garbage\n"));
-    let server = Server::start(&f, &[("SMTPS", "1")]);
+    let server = start(&f, &[("SMTPS", "1")]);
     let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut buf = Vec::new();

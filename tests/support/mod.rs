@@ -38,6 +38,8 @@
 //! no child is forked while a stand-in script is being written (ETXTBSY).
 #![allow(dead_code)]
 
+pub mod tcpserver;
+
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;

@@ -1,0 +1,184 @@
+//! The real tcpserver (ucspi-tcp) on 127.0.0.1 running the built
+//! qmail-smtpd for a fixture, and the real clients the end-to-end tests
+//! talk to it with.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use super::Fixture;
+
+const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// A running tcpserver; killed when dropped, whatever happens.
+pub struct TcpServer {
+    child: Child,
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl Drop for TcpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TcpServer {
+    /// Starts `tcpserver -1 -R -H -l mx.example` on a port the kernel picks
+    /// (printed by `-1`), with `rules` compiled by tcprules when given, the
+    /// fixture's qmail home and stand-in qmail-queue, NOREALRCPTTO=1, and
+    /// `env` on top. The binary's stderr goes to a log file.
+    pub fn start(f: &Fixture, rules: Option<&str>, env: &[(&str, &str)]) -> TcpServer {
+        let tcpserver = super::require_program("tcpserver", "ucspi-tcp");
+        let mut cmd = Command::new(&tcpserver);
+        cmd.args(["-1", "-R", "-H", "-l", "mx.example", "-c", "20"]);
+        if let Some(rules) = rules {
+            cmd.arg("-x").arg(compile_rules(f, rules));
+        }
+        let log = f.root.join("tcpserver.log");
+        cmd.args(["127.0.0.1", "0"])
+            .arg(super::bin())
+            .env_clear()
+            .env("PATH", PATH)
+            .env("QMAILHOME", &f.home)
+            .env("QMAILQUEUE", f.queue_program())
+            .env("NOREALRCPTTO", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = super::spawn(&mut cmd).expect("start tcpserver");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+        let mut server = TcpServer {
+            child,
+            port: 0,
+            log,
+        };
+        server.port = line.trim().parse().unwrap_or_else(|_| {
+            panic!(
+                "tcpserver did not report a port (got {line:?}); log:\n{}",
+                server.log_text()
+            )
+        });
+        server
+    }
+
+    /// Connects until the server answers with its plain greeting, then
+    /// quits.
+    pub fn wait_for_greeting(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let mut buf = [0u8; 256];
+                let n = s.read(&mut buf).unwrap_or(0);
+                assert_eq!(
+                    &buf[..n],
+                    b"220 mx.example ESMTP\r\n",
+                    "greeting through tcpserver; log:\n{}",
+                    self.log_text()
+                );
+                s.write_all(b"QUIT\r\n").unwrap();
+                let mut rest = Vec::new();
+                let _ = s.read_to_end(&mut rest);
+                assert_eq!(rest, b"221 mx.example\r\n", "QUIT through tcpserver");
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "tcpserver never accepted; log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// What the binaries wrote on stderr, and tcpserver's own lines.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Runs swaks against this server (`EHLO client.example`) with `args`.
+    pub fn swaks(&self, f: &Fixture, args: &[&str]) -> Output {
+        let swaks = super::require_program("swaks", "swaks");
+        super::output(
+            Command::new(swaks)
+                .args(["--server", "127.0.0.1", "--port", &self.port.to_string()])
+                .args(["--helo", "client.example", "--timeout", "30"])
+                .args(args)
+                .env_clear()
+                .env("PATH", PATH)
+                .env("HOME", &f.root),
+        )
+        .expect("run swaks")
+    }
+
+    /// Runs a Python 3 script with the port as its argument.
+    pub fn python(&self, script: &str) -> Output {
+        let python = super::require_program("python3", "python3");
+        super::output(
+            Command::new(python)
+                .arg("-c")
+                .arg(script)
+                .arg(self.port.to_string())
+                .env("PATH", PATH),
+        )
+        .expect("run python3")
+    }
+
+    /// Panics with everything known: the client's output, the server log,
+    /// the fixture and what qmail-queue got.
+    pub fn fail(&self, f: &Fixture, out: &Output, msg: &str) -> ! {
+        let mut calls = String::new();
+        for (i, c) in f.calls().iter().enumerate() {
+            calls.push_str(&format!(
+                "run {i}: pid {}\n  message:\n{}  envelope: {}\n",
+                c.pid,
+                super::show(c.message.as_deref().unwrap_or_default()),
+                super::show(c.envelope.as_deref().unwrap_or_default())
+            ));
+        }
+        panic!(
+            "\n==== ASSERTION FAILED ====\n{msg}\n\n---- client exit {:?} ----\n{}\n---- client stderr ----\n{}\n\
+             ---- tcpserver log (also the binary's stderr) ----\n{}\n---- fixture ----\n{}\n---- qmail-queue runs ----\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log_text(),
+            f.listing(),
+            calls
+        );
+    }
+}
+
+/// Compiles tcprules `rules` into a cdb in the fixture; returns its path.
+fn compile_rules(f: &Fixture, rules: &str) -> PathBuf {
+    let tcprules = super::require_program("tcprules", "ucspi-tcp");
+    let cdb = f.root.join("rules.cdb");
+    let mut tr = super::spawn(
+        Command::new(&tcprules)
+            .arg(&cdb)
+            .arg(f.root.join("rules.tmp"))
+            .stdin(Stdio::piped()),
+    )
+    .expect("run tcprules");
+    tr.stdin
+        .take()
+        .unwrap()
+        .write_all(rules.as_bytes())
+        .unwrap();
+    assert!(tr.wait().unwrap().success(), "tcprules failed on {rules:?}");
+    cdb
+}
