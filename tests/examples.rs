@@ -3,6 +3,8 @@
 //! the daemontools scripts parse, and the xinetd service file serves SMTP
 //! through the real xinetd.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
@@ -73,35 +75,13 @@ const RELAY_SESSION: &[u8] =
 
 #[test]
 fn tcp_smtp_rules_grant_relaying_to_localhost() {
-    let dir = home("tcprules");
-    let cdb = dir.join("tcp.smtp.cdb");
-    let rules = std::fs::read(top().join("examples/tcp.smtp")).unwrap();
-    let mut tcprules = Command::new("tcprules")
-        .arg(&cdb)
-        .arg(dir.join("tcp.smtp.tmp"))
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("tcprules (Debian package ucspi-tcp)");
-    tcprules.stdin.take().unwrap().write_all(&rules).unwrap();
-    assert!(
-        tcprules.wait().unwrap().success(),
-        "examples/tcp.smtp does not compile"
+    let f = support::Fixture::with_controls(
+        "tcp-smtp",
+        &[("me", "mx.example\n"), ("rcpthosts", "mx.example\n")],
     );
-    let port = free_port();
-    let server = Command::new("tcpserver")
-        .args(["-H", "-R", "-l", "mx.example", "-x"])
-        .arg(&cdb)
-        .args(["127.0.0.1", &port.to_string()])
-        .arg(env!("CARGO_BIN_EXE_qmail-smtpd"))
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("QMAILHOME", &dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tcpserver (Debian package ucspi-tcp)");
-    let _guard = Kill(server, dir);
-    let out = session(port, RELAY_SESSION);
+    let rules = std::fs::read_to_string(top().join("examples/tcp.smtp")).unwrap();
+    let server = support::tcpserver::TcpServer::start(&f, Some(&rules), &[]);
+    let out = session(server.port, RELAY_SESSION);
     assert_eq!(
         out,
         "220 mx.example ESMTP\r\n250 mx.example\r\n250 ok\r\n250 ok\r\n221 mx.example\r\n"
