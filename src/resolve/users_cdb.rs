@@ -173,6 +173,34 @@ fn describe(e: &io::Error) -> String {
     }
 }
 
+/// One users/assign line compiled as qmail-newu compiles it: the users/cdb
+/// key (`!` + name + NUL for `=` lines, `!` + prefix for `+` wildcard
+/// lines, lower-cased), the value (the six fields after the name, NUL
+/// separated, as qmail-lspawn reads them), and for a wildcard line the
+/// character it adds to the empty key's list. `None` for a line that is
+/// neither, or has fewer than six fields. Tests and tools build users/cdb
+/// fixtures with it; the server only reads.
+pub fn compile_assign_line(line: &[u8]) -> Option<(Vec<u8>, Vec<u8>, Option<u8>)> {
+    let (&kind, rest) = line.split_first()?;
+    let colon = rest.iter().position(|&b| b == b':')?;
+    let (name, fields) = (&rest[..colon], &rest[colon + 1..]);
+    let fields: Vec<&[u8]> = fields.split(|&b| b == b':').take(6).collect();
+    if fields.len() < 6 {
+        return None;
+    }
+    let mut key = [b"!", name].concat();
+    let wildchar = match kind {
+        b'+' => name.last().copied(),
+        b'=' => {
+            key.push(0);
+            None
+        }
+        _ => return None,
+    };
+    key.make_ascii_lowercase();
+    Some((key, fields.join(&0u8), wildchar))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -181,39 +209,38 @@ pub(crate) mod tests {
     /// A users/cdb built as qmail-newu would build it from users/assign
     /// lines (`=` exact, `+` wildcard), with the wildchars record.
     pub(crate) fn newu(path: &Path, assign: &[&[u8]]) {
-        let mut records: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut records = Vec::new();
         let mut wildchars = Vec::new();
         for line in assign {
-            let colon = line.iter().position(|&b| b == b':').unwrap();
-            let mut key = b"!".to_vec();
-            key.extend_from_slice(&line[1..colon]);
-            if line[0] == b'+' {
-                if colon >= 2 && !wildchars.contains(&line[colon - 1]) {
-                    wildchars.push(line[colon - 1]);
-                }
-            } else {
-                key.push(0);
-            }
-            key.make_ascii_lowercase();
-            // Six colons become NULs; the data stops at the sixth.
-            let mut data = Vec::new();
-            let mut colons = 0;
-            for &b in &line[colon + 1..] {
-                if b == b':' {
-                    colons += 1;
-                    if colons == 6 {
-                        break;
-                    }
-                    data.push(0);
-                } else {
-                    data.push(b);
-                }
-            }
-            assert_eq!(colons, 6, "bad assign line");
+            let (key, data, wild) = compile_assign_line(line).expect("bad assign line");
+            wildchars.extend(wild.filter(|c| !wildchars.contains(c)));
             records.push((key, data));
         }
         records.push((Vec::new(), wildchars));
         write_cdb(path, &records);
+    }
+
+    #[test]
+    fn assign_lines_compile_as_qmail_newu_does() {
+        assert_eq!(
+            compile_assign_line(b"=Joe:joe:1001:1001:/home/joe:::"),
+            Some((
+                b"!joe\0".to_vec(),
+                b"joe\x001001\x001001\x00/home/joe\0\0".to_vec(),
+                None
+            ))
+        );
+        assert_eq!(
+            compile_assign_line(b"+Demo-:u:5:6:/h:-:ext:"),
+            Some((
+                b"!demo-".to_vec(),
+                b"u\x005\x006\0/h\0-\0ext".to_vec(),
+                Some(b'-')
+            ))
+        );
+        assert_eq!(compile_assign_line(b"+x:u:5:6:/h:-"), None, "five fields");
+        assert_eq!(compile_assign_line(b"."), None);
+        assert_eq!(compile_assign_line(b"#x:u:5:6:/h:-::"), None);
     }
 
     pub(crate) fn write_cdb(path: &Path, records: &[(Vec<u8>, Vec<u8>)]) {

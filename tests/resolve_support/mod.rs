@@ -126,21 +126,11 @@ impl Fixture {
         let mut w = cdb2::CDBWriter::create(self.path("qmail/users/cdb")).unwrap();
         let mut wildchars = Vec::new();
         for line in assign {
-            let line = line.as_bytes();
-            let colon = line.iter().position(|&b| b == b':').unwrap();
-            let mut key = b"!".to_vec();
-            key.extend_from_slice(&line[1..colon]);
-            if line[0] == b'+' {
-                if colon >= 2 && !wildchars.contains(&line[colon - 1]) {
-                    wildchars.push(line[colon - 1]);
-                }
-            } else {
-                key.push(0);
-            }
-            key.make_ascii_lowercase();
-            let fields: Vec<&[u8]> = line[colon + 1..].split(|&b| b == b':').take(6).collect();
-            assert_eq!(fields.len(), 6, "bad assign line");
-            w.add(&key, &fields.join(&0u8)).unwrap();
+            let (key, data, wild) =
+                qmail_smtpd::resolve::users_cdb::compile_assign_line(line.as_bytes())
+                    .unwrap_or_else(|| panic!("bad assign line {line:?}"));
+            wildchars.extend(wild.filter(|c| !wildchars.contains(c)));
+            w.add(&key, &data).unwrap();
         }
         w.add(b"", &wildchars).unwrap();
         w.finish().unwrap();
