@@ -318,6 +318,48 @@ print(g.read().decode(), end="")
     }
 }
 
+/// Plaintext sent after `220 ready for tls`, in a later segment than
+/// STARTTLS (so no read buffer swallowed it): it reaches qmail-smtpd-tls
+/// as the start of a handshake, which fails; none of it is run as SMTP,
+/// nothing is queued, and the process ends (logging why).
+#[test]
+fn plaintext_instead_of_a_handshake_is_never_run() {
+    let f = fixture("tls-plaintext", None);
+    let server = start(&f, &[]);
+    let s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    assert_eq!(reply(&mut r), "220 mx.example ESMTP\r\n");
+    w.write_all(b"EHLO client.example\r\n").unwrap();
+    reply(&mut r);
+    w.write_all(b"STARTTLS\r\n").unwrap();
+    assert_eq!(reply(&mut r), "220 ready for tls\r\n");
+    let _ = w.write_all(
+        b"MAIL FROM:<evil@sender.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nsmuggled\r\n.\r\nQUIT\r\n",
+    );
+    let mut rest = Vec::new();
+    let _ = r.read_to_end(&mut rest);
+    // At most a TLS alert record (content type 21), never an SMTP reply.
+    assert!(
+        rest.is_empty() || rest[0] == 21,
+        "answered in plain text: {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    assert!(!String::from_utf8_lossy(&rest).contains("250"), "{rest:?}");
+    assert!(
+        f.calls().is_empty(),
+        "qmail-queue ran: {:?}",
+        f.calls().len()
+    );
+    // The process ended by itself and said why.
+    let log = server.log_text();
+    assert!(
+        log.contains("qmail-smtpd-tls") || log.to_lowercase().contains("handshake"),
+        "{log}"
+    );
+}
+
 /// Reads one (possibly multi-line) reply.
 fn reply(r: &mut BufReader<TcpStream>) -> String {
     let mut all = String::new();
