@@ -53,7 +53,7 @@ pub fn serve(front: &mut dyn Front) -> ! {
     let check: &mut dyn RcptCheck = if smtpd::is_set(&env, "NOREALRCPTTO") {
         &mut accept_all
     } else {
-        match Routing::load() {
+        match Routing::load_with_me(".".as_ref(), loaded.me.take()) {
             Ok(routing) => {
                 resolver = Resolver::new(routing, RealSystem);
                 &mut resolver

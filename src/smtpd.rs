@@ -38,6 +38,8 @@ pub struct Loaded {
     pub timeout: u64,
     /// $QMAILQUEUE or bin/qmail-queue.
     pub queue_program: OsString,
+    /// control/me, for the recipient check's defaults.
+    pub me: Option<Vec<u8>>,
 }
 
 fn line_or(path: &Path, fallback: Option<&Vec<u8>>) -> io::Result<Option<Vec<u8>>> {
@@ -138,6 +140,7 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         setup,
         timeout,
         queue_program,
+        me,
     })
 }
 

@@ -38,8 +38,14 @@ impl Routing {
     /// control/me, and with neither file there is no way to know what is
     /// local, so, as the realrcptto patch does, that is an error.
     pub fn load_in(qmail_home: &Path) -> io::Result<Routing> {
+        let me = control::read_line(&qmail_home.join("control/me"))?;
+        Self::load_with_me(qmail_home, me)
+    }
+
+    /// [`Routing::load_in`] with control/me already read (the server has
+    /// read it for its greeting; one read per connection is enough).
+    pub fn load_with_me(qmail_home: &Path, me: Option<Vec<u8>>) -> io::Result<Routing> {
         let path = |name: &str| qmail_home.join(name);
-        let me = control::read_line(&path("control/me"))?;
         let envnoathost = match control::read_line(&path("control/envnoathost"))? {
             Some(line) => line,
             None => me.clone().unwrap_or_else(|| b"envnoathost".to_vec()),
