@@ -322,11 +322,6 @@ impl<'a> Session<'a> {
         self.seen_mail = false;
     }
 
-    /// Offer STARTTLS no more (the certificate turned out unusable).
-    pub fn disable_starttls(&mut self) {
-        self.setup.starttls = false;
-    }
-
     /// The HELO/EHLO name the Received header will show, if any (carried
     /// across the exec of qmail-smtpd-tls).
     pub fn helo_name(&self) -> Option<&[u8]> {
@@ -616,12 +611,6 @@ impl<'a> Session<'a> {
         self.out.extend_from_slice(code);
         self.out.extend_from_slice(text);
         self.out.extend_from_slice(b"\r\n");
-    }
-
-    /// True when the session is reading a message (for the I/O layer: the
-    /// client vanishing now must leave nothing queued).
-    pub fn in_data(&self) -> bool {
-        matches!(self.phase, Phase::Data { .. })
     }
 }
 
