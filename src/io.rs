@@ -276,7 +276,7 @@ fn drive<T: Transport>(
                             Ok(r) => r,
                             Err(e) => {
                                 log::warn!("unable to wait for qmail-queue: {e}");
-                                (Outcome::Exited(81), true, None)
+                                (Outcome::WaitFailed, true, None)
                             }
                         }
                     }

@@ -4,8 +4,8 @@
 //! tcpserver starts one process per connection, so start-up is paid for
 //! every message. This binary therefore skips Rust's runtime set-up (about
 //! 120 µs here: it reads /proc/self/maps for a stack guard and maps a
-//! signal stack) with `no_main`, and does by hand the two parts that
-//! matter: SIGPIPE ignored, and fds 0-2 guaranteed open.
+//! signal stack) with `no_main`, and does by hand the parts that matter:
+//! SIGPIPE ignored, SIGCHLD at its default, and fds 0-2 guaranteed open.
 #![no_main]
 
 use std::ffi::OsString;
@@ -19,18 +19,25 @@ pub extern "C" fn main(
     _argc: std::ffi::c_int,
     _argv: *const *const std::ffi::c_char,
 ) -> std::ffi::c_int {
-    ignore_sigpipe();
+    set_signals();
     io::ensure_standard_fds();
     run()
 }
 
-/// As qmail-smtpd does: a vanished client shows up as a write error, not a
-/// signal. qmail-queue inherits it, as it does from netqmail's.
+/// SIGPIPE ignored, as qmail-smtpd does: a vanished client shows up as a
+/// write error, not a signal. qmail-queue inherits it, as it does from
+/// netqmail's.
+///
+/// SIGCHLD back to its default: a supervisor (or `swaks --pipe`) may start
+/// us with it ignored, which the exec keeps, and then the kernel reaps
+/// qmail-queue itself and its exit status is lost to waitpid.
 #[allow(unsafe_code)]
-fn ignore_sigpipe() {
+fn set_signals() {
     use nix::sys::signal::{SigHandler, Signal, signal};
-    // SAFETY: installs SIG_IGN, not a handler; no other thread exists yet.
+    // SAFETY: installs SIG_IGN and SIG_DFL, not handlers; no other thread
+    // exists yet.
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    let _ = unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) };
 }
 
 /// The plain server: implicit TLS (SMTPS) is qmail-smtpd-tls's job, so

@@ -26,6 +26,8 @@ pub enum Outcome {
     Crashed,
     /// It could not be executed at all (qmail's child exits 120 then).
     ExecFailed,
+    /// waitpid failed, so how it ended is unknown.
+    WaitFailed,
 }
 
 /// qmail-queue's verdict class: `Ok` is the 250, the rest a reply text
@@ -44,6 +46,7 @@ pub fn classify(outcome: &Outcome, write_error: bool, custom: Option<&[u8]>) -> 
     use Verdict::{Permanent as P, Temporary as T};
     let code = match outcome {
         Outcome::Crashed => return T(b"qq crashed (#4.3.0)".to_vec()),
+        Outcome::WaitFailed => return T(crate::reply::QQ_WAITPID.to_vec()),
         Outcome::ExecFailed => 120,
         Outcome::Exited(c) => *c,
     };

@@ -34,6 +34,11 @@ pub const QQT: &[u8] = b"451 qqt failure (#4.3.0)\r\n";
 pub const TOO_MANY_HOPS: &[u8] = b"554 too many hops, this message is looping (#5.4.6)\r\n";
 pub const TOO_BIG: &[u8] = b"552 sorry, that message size exceeds my databytes limit (#5.3.4)\r\n";
 
+// How qmail-queue ended, beyond its exit codes (whose texts are qmail.c's
+// table, in queue::classify). Sent as `451 ` + text + CRLF, like those.
+/// waitpid failed: qmail.c's text.
+pub const QQ_WAITPID: &[u8] = b"qq waitpid surprise (#4.3.0)";
+
 // STARTTLS, as the qmail TLS patch (Frederik Vermeulen's, in netqmail
 // installs) answers, with RFC 3207's wording for the temporary failure.
 pub const READY_FOR_TLS: &[u8] = b"220 ready for tls\r\n";

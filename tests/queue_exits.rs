@@ -400,3 +400,61 @@ fn qmail_queue_does_not_inherit_the_client_connection() {
         out.fail("could not find the client's pipes");
     }
 }
+
+/// Started with SIGCHLD ignored (some supervisors, `swaks --pipe`): the
+/// exec keeps that, and the kernel would reap qmail-queue before waitpid
+/// sees its exit status. The server resets SIGCHLD to its default first.
+#[test]
+fn sigchld_ignored_by_the_parent_still_gets_the_exit_status() {
+    let f = fixture("sigchld-ignored", Queue::Sequence(vec![0, 31]));
+    let msg = "MAIL FROM:<alice@sender.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nx\r\n.\r\n";
+    let input = format!("HELO client.example\r\n{msg}{msg}QUIT\r\n");
+    let out = STD_ENV
+        .iter()
+        .fold(f.cmd(), |r, (k, v)| r.env(k, v))
+        .wrap([
+            "perl",
+            "-e",
+            "$SIG{CHLD} = 'IGNORE'; exec { $ARGV[0] } @ARGV or die \"exec: $!\"",
+        ])
+        .input(input)
+        .run();
+    let txn = "250 ok\r\n250 ok\r\n354 go ahead\r\n";
+    out.assert_stdout(format!(
+        "{G}250 mx.example\r\n{txn}250 ok UNIXTIME qp PID\r\n\
+         {txn}554 mail server permanently rejected message (#5.3.0)\r\n{BYE}"
+    ));
+    out.assert_exit(0);
+}
+
+/// waitpid itself failing (injected with strace: every wait4 of the
+/// server answers ECHILD) is netqmail's `qq waitpid surprise`, not an
+/// exit code made up for it; the reason is logged.
+#[test]
+fn waitpid_failing_is_qq_waitpid_surprise() {
+    support::require_program("strace", "strace");
+    let f = fixture("waitpid-surprise", Queue::Record(0));
+    let mut input = BEFORE.as_bytes().to_vec();
+    input.extend_from_slice(b"x\r\n.\r\n");
+    input.extend_from_slice(AFTER.as_bytes());
+    let out = STD_ENV
+        .iter()
+        .fold(f.cmd(), |r, (k, v)| r.env(k, v))
+        .wrap([
+            "strace",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=wait4",
+            "-e",
+            "inject=wait4:error=ECHILD",
+        ])
+        .input(&input)
+        .run();
+    out.assert_stdout(format!(
+        "{UPTO_354}451 qq waitpid surprise (#4.3.0)\r\n{AFTER_REPLIES}"
+    ));
+    out.assert_exit(0);
+    out.assert_stderr_contains("unable to wait for qmail-queue: No child processes");
+}

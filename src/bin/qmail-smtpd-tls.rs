@@ -194,7 +194,17 @@ impl server::Front for TlsFront {
     }
 }
 
+/// SIGCHLD back to its default, as qmail-smtpd does (see there): under
+/// SMTPS tcpserver may start this binary directly, with SIGCHLD ignored.
+/// (Rust's runtime has already ignored SIGPIPE.)
+fn default_sigchld() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: installs SIG_DFL, not a handler; no other thread exists yet.
+    let _ = unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) };
+}
+
 fn main() {
+    default_sigchld();
     let starttls = std::env::var_os(io::TLS_MODE_VAR).is_some_and(|v| v == "starttls");
     server::serve(&mut TlsFront { starttls })
 }
