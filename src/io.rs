@@ -3,7 +3,6 @@
 //! (qmail's whole PIPELINING support), and the loop that carries out the
 //! session's actions.
 
-use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -12,7 +11,7 @@ use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use crate::queue::{Outcome, Queue, StartError};
+use crate::queue::{Outcome, Program, Queue, StartError};
 use crate::reply;
 use crate::session::{Action, OUTPUT_CHUNK, Session, Started};
 
@@ -45,8 +44,8 @@ fn set_nonblocking(fd: BorrowedFd) {
     }
 }
 
-/// Waits until `fd` is ready for `events`, for at most `timeout`.
-fn wait(fd: BorrowedFd, events: PollFlags, deadline: Instant) -> io::Result<()> {
+/// Waits until `fd` is ready for `events`, until `deadline` at most.
+pub(crate) fn wait(fd: BorrowedFd, events: PollFlags, deadline: Instant) -> io::Result<()> {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -186,7 +185,7 @@ fn now() -> u64 {
 }
 
 /// Runs the session over fds 0 and 1 until it ends; returns the exit status.
-pub fn run(session: &mut Session, client: &Client, queue_program: &OsString) -> i32 {
+pub fn run(session: &mut Session, client: &Client, queue_program: &Program) -> i32 {
     session.greet();
     run_over(session, &mut &*client, queue_program, starttls_by_exec)
 }
@@ -197,7 +196,7 @@ pub fn run(session: &mut Session, client: &Client, queue_program: &OsString) -> 
 pub fn run_over<T: Transport>(
     session: &mut Session,
     transport: &mut T,
-    queue_program: &OsString,
+    queue_program: &Program,
     starttls: fn(&Session) -> io::Error,
 ) -> i32 {
     match drive(session, transport, queue_program, starttls) {
@@ -209,7 +208,7 @@ pub fn run_over<T: Transport>(
 fn drive<T: Transport>(
     session: &mut Session,
     client: &mut T,
-    queue_program: &OsString,
+    queue_program: &Program,
     starttls: fn(&Session) -> io::Error,
 ) -> Result<std::convert::Infallible, End> {
     let mut buf = vec![0u8; READ_SIZE];
@@ -252,7 +251,11 @@ fn drive<T: Transport>(
                         Started::Running(pid)
                     }
                     Err(StartError::Exec(e)) => {
-                        log::warn!("unable to exec {}: {}", queue_program.to_string_lossy(), e);
+                        log::warn!(
+                            "unable to exec {}: {}",
+                            queue_program.path.to_string_lossy(),
+                            e
+                        );
                         Started::ExecFailed
                     }
                     Err(StartError::System(e)) => {

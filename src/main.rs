@@ -8,8 +8,6 @@
 //! SIGPIPE ignored, SIGCHLD at its default, and fds 0-2 guaranteed open.
 #![no_main]
 
-use std::ffi::OsString;
-
 use qmail_smtpd::smtpd::Env;
 use qmail_smtpd::{io, server, session::Session};
 
@@ -52,7 +50,12 @@ impl server::Front for Plain {
             std::process::exit(1);
         }
     }
-    fn run(&mut self, session: &mut Session, client: &io::Client, queue_program: &OsString) -> i32 {
+    fn run(
+        &mut self,
+        session: &mut Session,
+        client: &io::Client,
+        queue_program: &qmail_smtpd::queue::Program,
+    ) -> i32 {
         io::run(session, client, queue_program)
     }
 }

@@ -6,16 +6,19 @@
 //! that line is the reply (first byte `D` permanent, anything else
 //! temporary), which is how content scanners refuse with their own text.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::{CString, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, posix_spawn};
-use nix::sys::wait::{WaitStatus, waitpid};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 /// How qmail-queue ended, as the session needs to know it.
@@ -28,6 +31,8 @@ pub enum Outcome {
     ExecFailed,
     /// waitpid failed, so how it ended is unknown.
     WaitFailed,
+    /// It made no progress for timeoutsmtpd seconds and was killed.
+    TimedOut,
 }
 
 /// qmail-queue's verdict class: `Ok` is the 250, the rest a reply text
@@ -47,6 +52,7 @@ pub fn classify(outcome: &Outcome, write_error: bool, custom: Option<&[u8]>) -> 
     let code = match outcome {
         Outcome::Crashed => return T(b"qq crashed (#4.3.0)".to_vec()),
         Outcome::WaitFailed => return T(crate::reply::QQ_WAITPID.to_vec()),
+        Outcome::TimedOut => return T(crate::reply::QQ_TIMEOUT.to_vec()),
         Outcome::ExecFailed => 120,
         Outcome::Exited(c) => *c,
     };
@@ -101,12 +107,32 @@ fn custom_reply(raw: &[u8]) -> Option<Verdict> {
 /// Most bytes read from fd 6, as the custom-error patch reads.
 const CUSTOM_MAX: usize = 255;
 
+/// The program to run for each message, and how long it may go without
+/// progress (control/timeoutsmtpd).
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// $QMAILQUEUE or bin/qmail-queue, relative to the qmail home.
+    pub path: OsString,
+    /// With no write to it accepted for this long, or no exit this long
+    /// after the envelope, it is killed.
+    pub timeout: Duration,
+}
+
+/// After SIGTERM, how long a timed-out program gets to clean up (a content
+/// filter removing its work files) before SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+
 /// A running qmail-queue.
 pub struct Queue {
     pid: Pid,
+    timeout: Duration,
     message: Option<File>,
     envelope: Option<File>,
     errors: Option<File>,
+    /// What it wrote on fd 6 so far (at most CUSTOM_MAX bytes).
+    custom: Vec<u8>,
+    /// How it ended, once known: it was killed for making no progress.
+    ended: Option<Outcome>,
     /// A write to the message or envelope pipe failed.
     pub write_error: bool,
 }
@@ -141,11 +167,15 @@ impl Queue {
     /// home, which is the working directory), as qmail's `qmail_open` does,
     /// with posix_spawn: a vfork-speed start, no `$PATH` search (execv
     /// semantics), and SIGPIPE left ignored as qmail-smtpd leaves it.
-    pub fn start(program: &OsStr) -> Result<Queue, StartError> {
+    pub fn start(program: &Program) -> Result<Queue, StartError> {
         let sys = StartError::System;
         let (msg_r, msg_w) = pipe(OFlag::empty()).map_err(sys)?;
         let (env_r, env_w) = pipe(OFlag::empty()).map_err(sys)?;
         let (err_r, err_w) = pipe(OFlag::O_NONBLOCK).map_err(sys)?;
+        // Our ends only (each end is its own open file): every write can
+        // then be bounded in time, while qmail-queue reads as usual.
+        set_nonblocking(&msg_w).map_err(sys)?;
+        set_nonblocking(&env_w).map_err(sys)?;
         let msg_r = not_numbered(msg_r, 1)
             .and_then(|f| not_numbered(f, 6))
             .map_err(sys)?;
@@ -157,16 +187,19 @@ impl Queue {
         actions.add_dup2(env_r.as_raw_fd(), 1).map_err(spawn_err)?;
         actions.add_dup2(err_w.as_raw_fd(), 6).map_err(spawn_err)?;
         let attr = PosixSpawnAttr::init().map_err(spawn_err)?;
-        let path = CString::new(program.as_bytes()).map_err(|e| StartError::Exec(e.into()))?;
+        let path = CString::new(program.path.as_bytes()).map_err(|e| StartError::Exec(e.into()))?;
         let env: Vec<CString> = std::env::vars_os()
             .filter_map(|(k, v)| CString::new([k.as_bytes(), b"=", v.as_bytes()].concat()).ok())
             .collect();
         match posix_spawn(path.as_c_str(), &actions, &attr, &[path.as_c_str()], &env) {
             Ok(pid) => Ok(Queue {
                 pid,
+                timeout: program.timeout,
                 message: Some(File::from(msg_w)),
                 envelope: Some(File::from(env_w)),
                 errors: Some(File::from(err_r)),
+                custom: Vec::new(),
+                ended: None,
                 write_error: false,
             }),
             Err(e) if is_exec_errno(e as i32) => Err(StartError::Exec(e.into())),
@@ -180,71 +213,191 @@ impl Queue {
     }
 
     /// Writes message bytes; a failure is remembered, not fatal: the client's
-    /// DATA must still be read to stay in sync.
+    /// DATA must still be read to stay in sync. A program that takes none
+    /// of them for timeoutsmtpd seconds is killed.
     pub fn write_message(&mut self, bytes: &[u8]) {
         if self.write_error || bytes.is_empty() {
             return;
         }
-        match &mut self.message {
-            Some(m) => {
-                if m.write_all(bytes).is_err() {
-                    self.write_error = true;
-                }
+        let Some(m) = &self.message else {
+            self.write_error = true;
+            return;
+        };
+        match write_within(m, bytes, self.timeout) {
+            Ok(()) => {}
+            Err(Stall::Broken) => self.write_error = true,
+            Err(Stall::TimedOut) => {
+                self.message = None;
+                self.kill_stalled("taking the message");
             }
-            None => self.write_error = true,
         }
     }
 
     /// Closes the message, writes the envelope (or none, when `envelope` is
     /// `None`: the message is being refused and qmail-queue must see a
-    /// broken envelope and give up), and waits for the program to end.
+    /// broken envelope and give up), and waits for the program to end:
+    /// for at most timeoutsmtpd seconds, then it is killed.
     pub fn finish(
         mut self,
         envelope: Option<&[u8]>,
     ) -> io::Result<(Outcome, bool, Option<Vec<u8>>)> {
         drop(self.message.take());
-        let mut env = self.envelope.take().expect("envelope pipe");
+        let env = self.envelope.take().expect("envelope pipe");
         match envelope {
-            Some(e) if !self.write_error => {
-                if env.write_all(e).is_err() {
-                    self.write_error = true;
+            Some(e) if !self.write_error => match write_within(&env, e, self.timeout) {
+                Ok(()) => {}
+                Err(Stall::Broken) => self.write_error = true,
+                Err(Stall::TimedOut) => {
+                    drop(env);
+                    self.kill_stalled("taking the envelope");
+                    return Ok((Outcome::TimedOut, true, None));
                 }
-            }
+            },
             _ => self.write_error = true,
         }
+        // Its end of file: the envelope is complete.
         drop(env);
-        let outcome = loop {
-            match waitpid(self.pid, None) {
-                Ok(WaitStatus::Exited(_, code)) => break Outcome::Exited(code),
-                Ok(WaitStatus::Signaled(..)) => break Outcome::Crashed,
-                Ok(_) | Err(Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
+        let outcome = match self.ended.take() {
+            Some(o) => o,
+            None => self.wait(Instant::now() + self.timeout)?,
         };
         let custom = if outcome == Outcome::Exited(82) {
-            self.read_custom()
+            self.read_custom();
+            (!self.custom.is_empty()).then(|| std::mem::take(&mut self.custom))
         } else {
             None
         };
         Ok((outcome, self.write_error, custom))
     }
 
-    /// Reads what the program left on fd 6. The pipe is non-blocking and read
-    /// only after the program exited, so a grandchild holding it open cannot
-    /// stall the session.
-    fn read_custom(&mut self) -> Option<Vec<u8>> {
-        let mut f = self.errors.take()?;
-        let mut buf = vec![0u8; CUSTOM_MAX];
-        let mut len = 0;
-        while len < CUSTOM_MAX {
-            match f.read(&mut buf[len..]) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => len += n,
+    /// Waits until the program ends, or `deadline`, when it is killed.
+    ///
+    /// No SIGCHLD handler and no thread: the program's end shows as the
+    /// end of its fd 6 pipe (every descriptor closes at exit), so a poll on
+    /// that wakes at once, and waitpid(WNOHANG) confirms. Should something
+    /// it started hold fd 6 open, or should it close fd 6 itself, waitpid
+    /// is asked at growing intervals (at most 200 ms apart).
+    fn wait(&mut self, deadline: Instant) -> io::Result<Outcome> {
+        let mut step = Duration::from_micros(100);
+        loop {
+            match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(_, code)) => return Ok(Outcome::Exited(code)),
+                Ok(WaitStatus::Signaled(..)) => return Ok(Outcome::Crashed),
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                self.kill_stalled("after the envelope (it did not exit)");
+                return Ok(self.ended.take().unwrap_or(Outcome::TimedOut));
+            }
+            let nap = step.min(left);
+            if !self.read_custom() {
+                let ms = i32::try_from(nap.as_millis()).unwrap_or(i32::MAX).max(1);
+                let fd = self
+                    .errors
+                    .as_ref()
+                    .expect("open while read_custom is true");
+                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                let _ = poll(
+                    &mut fds,
+                    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+                );
+            } else {
+                std::thread::sleep(nap);
+            }
+            step = (step * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    /// Kills a program that made no progress: SIGTERM, a short grace, then
+    /// SIGKILL. Logged; the message is then answered
+    /// `451 qmail-queue timed out` and nothing is queued.
+    fn kill_stalled(&mut self, doing: &str) {
+        log::warn!(
+            "qmail-queue (pid {}) made no progress {doing} for {} seconds: killed",
+            self.pid,
+            self.timeout.as_secs()
+        );
+        self.write_error = true;
+        let _ = kill(self.pid, Signal::SIGTERM);
+        let grace = Instant::now() + KILL_GRACE;
+        // Until it has ended (or is already reaped: gone either way).
+        while matches!(
+            waitpid(self.pid, Some(WaitPidFlag::WNOHANG)),
+            Ok(WaitStatus::StillAlive) | Err(Errno::EINTR)
+        ) {
+            if Instant::now() >= grace {
+                let _ = kill(self.pid, Signal::SIGKILL);
+                let _ = waitpid(self.pid, None);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.ended = Some(Outcome::TimedOut);
+    }
+
+    /// Reads what the program has written on fd 6 so far, keeping the first
+    /// CUSTOM_MAX bytes. The pipe is non-blocking, so a grandchild holding
+    /// it open cannot stall the session. Returns false while the pipe is
+    /// open with nothing more to read, true once it has ended.
+    fn read_custom(&mut self) -> bool {
+        let Some(f) = &mut self.errors else {
+            return true;
+        };
+        let mut buf = [0u8; CUSTOM_MAX];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let keep = n.min(CUSTOM_MAX - self.custom.len());
+                    self.custom.extend_from_slice(&buf[..keep]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(_) => break,
             }
         }
-        buf.truncate(len);
-        (len > 0).then_some(buf)
+        self.errors = None;
+        true
     }
+}
+
+/// How a bounded write to qmail-queue failed.
+enum Stall {
+    /// The pipe is broken (the program exited or closed it).
+    Broken,
+    /// No byte was taken for the whole timeout.
+    TimedOut,
+}
+
+/// Writes all of `bytes` to a non-blocking pipe, waiting at most `timeout`
+/// for each write to be accepted (so a slow program that keeps reading is
+/// never cut off; one that stops is).
+fn write_within(f: &File, mut bytes: &[u8], timeout: Duration) -> Result<(), Stall> {
+    let mut f = f;
+    while !bytes.is_empty() {
+        match f.write(bytes) {
+            Ok(0) => return Err(Stall::Broken),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                match crate::io::wait(f.as_fd(), PollFlags::POLLOUT, Instant::now() + timeout) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(Stall::TimedOut),
+                    Err(_) => return Err(Stall::Broken),
+                }
+            }
+            Err(_) => return Err(Stall::Broken),
+        }
+    }
+    Ok(())
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    Ok(())
 }
 
 /// errno values from exec itself (as opposed to pipe/fork trouble).

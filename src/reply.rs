@@ -38,6 +38,10 @@ pub const TOO_BIG: &[u8] = b"552 sorry, that message size exceeds my databytes l
 // table, in queue::classify). Sent as `451 ` + text + CRLF, like those.
 /// waitpid failed: qmail.c's text.
 pub const QQ_WAITPID: &[u8] = b"qq waitpid surprise (#4.3.0)";
+/// Ours: qmail-queue (or a $QMAILQUEUE filter) took no message byte, or
+/// did not exit after the envelope, for timeoutsmtpd seconds, and was
+/// killed. Distinct from qmail-queue's own exit 52, `qq timeout`.
+pub const QQ_TIMEOUT: &[u8] = b"qmail-queue timed out (#4.3.0)";
 
 // STARTTLS, as the qmail TLS patch (Frederik Vermeulen's, in netqmail
 // installs) answers, with RFC 3207's wording for the temporary failure.

@@ -2,10 +2,10 @@
 //! to the qmail home, controls, the recipient check, then the session,
 //! which each binary runs over its own transport ([`Front`]).
 
-use std::ffi::OsString;
 use std::io::Write;
 
 use crate::io::Client;
+use crate::queue::Program;
 use crate::resolve::{AcceptAll, RcptCheck, Resolver, Routing, system::RealSystem};
 use crate::session::{Session, Setup};
 use crate::smtpd::{self, Env, Peer, ProcessEnv, SystemIpme};
@@ -18,7 +18,7 @@ pub trait Front {
     /// Adjusts the set-up before the session is built.
     fn setup(&mut self, _setup: &mut Setup) {}
     /// Runs the session over the client; returns the exit status.
-    fn run(&mut self, session: &mut Session, client: &Client, queue_program: &OsString) -> i32;
+    fn run(&mut self, session: &mut Session, client: &Client, queue_program: &Program) -> i32;
 }
 
 /// The reply for a fatal start-up problem, then exit 1.

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::addr::{Ipme, Rcpthosts};
 use crate::control::{self, HostSet};
+use crate::queue::Program;
 use crate::session::Setup;
 
 /// Default recipients per message: RFC 5321 asks for at least 100; this is
@@ -36,8 +37,8 @@ pub struct Loaded {
     pub setup: Setup,
     /// control/timeoutsmtpd, in seconds (at least 1).
     pub timeout: u64,
-    /// $QMAILQUEUE or bin/qmail-queue.
-    pub queue_program: OsString,
+    /// $QMAILQUEUE or bin/qmail-queue, bounded by timeoutsmtpd.
+    pub queue_program: Program,
     /// control/me, for the recipient check's defaults.
     pub me: Option<Vec<u8>>,
 }
@@ -135,7 +136,10 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         require_tls: switch(env, "REQUIRETLS"),
         cipher: None,
     };
-    let queue_program = queue_program(env.get("QMAILQUEUE"));
+    let queue_program = Program {
+        path: queue_program(env.get("QMAILQUEUE")),
+        timeout: std::time::Duration::from_secs(timeout),
+    };
     Ok(Loaded {
         setup,
         timeout,

@@ -458,3 +458,87 @@ fn waitpid_failing_is_qq_waitpid_surprise() {
     out.assert_exit(0);
     out.assert_stderr_contains("unable to wait for qmail-queue: No child processes");
 }
+
+/// A fixture whose qmail-queue may go `timeoutsmtpd` seconds without
+/// progress.
+fn timeout_fixture(name: &str, q: Queue, timeoutsmtpd: u32) -> Fixture {
+    let f = fixture(name, q);
+    f.control("timeoutsmtpd", format!("{timeoutsmtpd}\n"));
+    f
+}
+
+/// The reply when qmail-queue was killed for making no progress.
+const QQ_TIMED_OUT: &str = "451 qmail-queue timed out (#4.3.0)\r\n";
+
+/// A qmail-queue that never reads: once the pipe is full, no write is
+/// accepted for timeoutsmtpd seconds, and it is killed (SIGKILL, as it
+/// ignores SIGTERM). The rest of the message is still read from the
+/// client, the session goes on, nothing is queued.
+#[test]
+fn qmail_queue_hanging_before_reading_is_killed() {
+    let f = timeout_fixture("hang-before", Queue::HangBeforeReading, 2);
+    let out = send(&f, &megabyte_body());
+    out.assert_stdout(format!("{UPTO_354}{QQ_TIMED_OUT}{AFTER_REPLIES}"));
+    out.assert_exit(0);
+    out.assert_nothing_queued();
+    out.assert_stderr_contains("made no progress taking the message for 2 seconds: killed");
+    // 2 s without progress, then 2 s of grace after SIGTERM.
+    if out.elapsed < std::time::Duration::from_secs(3)
+        || out.elapsed > std::time::Duration::from_secs(20)
+    {
+        out.fail("expected the kill after about 4 seconds");
+    }
+    if std::path::Path::new(&format!("/proc/{}", out.calls[0].pid)).exists() {
+        out.fail("the hung qmail-queue is still running");
+    }
+}
+
+/// A qmail-queue that takes message and envelope, then never exits: killed
+/// timeoutsmtpd seconds after the envelope. It is a real qmail-queue's
+/// exit 0 that says the message is queued; this one never gives it.
+#[test]
+fn qmail_queue_not_exiting_after_the_envelope_is_killed() {
+    let f = timeout_fixture("hang-after", Queue::HangAfterEnvelope, 2);
+    let out = send(&f, b"Subject: q\r\n\r\nbody\r\n");
+    out.assert_stdout(format!("{UPTO_354}{QQ_TIMED_OUT}{AFTER_REPLIES}"));
+    out.assert_exit(0);
+    out.assert_nothing_queued();
+    out.assert_stderr_contains(
+        "made no progress after the envelope (it did not exit) for 2 seconds: killed",
+    );
+    if out.message().is_none() || !f.queue_dir.join("0.pending").exists() {
+        out.fail("the stand-in should have read the message and the envelope");
+    }
+    if out.elapsed > std::time::Duration::from_secs(20) {
+        out.fail("the kill came late");
+    }
+}
+
+/// A slow filter that keeps reading (a write accepted every 0.3 s) and
+/// takes 0.3 s to exit is never killed, though it runs for longer than
+/// timeoutsmtpd in all: the limit is on a stall, not on the whole.
+#[test]
+fn a_slow_but_progressing_qmail_queue_is_not_killed() {
+    let f = timeout_fixture(
+        "slow-filter",
+        Queue::SlowReader {
+            chunk: 32 * 1024,
+            pause_ms: 300,
+        },
+        2,
+    );
+    let mut body = b"Subject: slow\r\n\r\n".to_vec();
+    let line = format!("{}\r\n", "s".repeat(98));
+    while body.len() < 400_000 {
+        body.extend_from_slice(line.as_bytes());
+    }
+    let out = send(&f, &body);
+    out.assert_stdout(format!(
+        "{UPTO_354}250 ok UNIXTIME qp PID\r\n{AFTER_REPLIES}"
+    ));
+    let stored = String::from_utf8(body).unwrap().replace("\r\n", "\n");
+    out.assert_queued(format!("{RCVD}{stored}"), ENVELOPE);
+    if out.elapsed < std::time::Duration::from_secs(3) {
+        out.fail("the stand-in was meant to take longer than timeoutsmtpd in all");
+    }
+}

@@ -163,7 +163,12 @@ impl server::Front for TlsFront {
         setup.starttls = false;
     }
 
-    fn run(&mut self, session: &mut Session, client: &Client, queue_program: &OsString) -> i32 {
+    fn run(
+        &mut self,
+        session: &mut Session,
+        client: &Client,
+        queue_program: &qmail_smtpd::queue::Program,
+    ) -> i32 {
         let config = match load_config(SERVERCERT) {
             Ok(c) => c,
             Err(e) => {

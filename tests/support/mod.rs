@@ -85,6 +85,17 @@ pub enum Queue {
     /// As `Record(0)`, first listing its open descriptors (`ls -l
     /// /proc/PID/fd`) into N.fds.
     RecordFds,
+    /// Hangs before reading anything, ignoring SIGTERM (only SIGKILL
+    /// ends it).
+    HangBeforeReading,
+    /// Reads the whole message and envelope, then hangs without exiting.
+    /// The envelope is recorded (the message "queued") only if it gets to
+    /// exit 0; SIGTERM ends it without that.
+    HangAfterEnvelope,
+    /// Reads the message in reads of at most `chunk` bytes, pausing
+    /// `pause_ms` after each; pauses as long after the envelope; then
+    /// records both and exits 0: slow, but never stalled.
+    SlowReader { chunk: usize, pause_ms: u32 },
 }
 
 /// Single-quotes `s` for /bin/sh.
@@ -151,6 +162,29 @@ impl Queue {
                 s.push_str("ls -l /proc/$$/fd/ > \"$D/$n.fds\"\n");
                 s.push_str(record);
                 s.push_str("exit 0\n");
+            }
+            Queue::HangBeforeReading => {
+                s.push_str("trap '' TERM\nexec sleep 60\n");
+            }
+            Queue::HangAfterEnvelope => {
+                s.push_str("cat > \"$D/$n.message\"\ncat <&1 > \"$D/$n.pending\"\n");
+                s.push_str("trap 'kill $! 2>/dev/null; exit 143' TERM\n");
+                s.push_str("sleep 60 </dev/null >/dev/null 2>&1 6>&- &\nwait $!\n");
+                s.push_str("mv \"$D/$n.pending\" \"$D/$n.envelope\"\nexit 0\n");
+            }
+            Queue::SlowReader { chunk, pause_ms } => {
+                let pause = format!("{}.{:03}", pause_ms / 1000, pause_ms % 1000);
+                writeln!(
+                    s,
+                    ": > \"$D/$n.message\"\n\
+                     while [ \"$(dd bs={chunk} count=1 2>/dev/null | tee -a \"$D/$n.message\" | wc -c)\" -gt 0 ]; do\n\
+                     \x20 sleep {pause}\n\
+                     done\n\
+                     sleep {pause}\n\
+                     cat <&1 > \"$D/$n.envelope\"\n\
+                     exit 0"
+                )
+                .unwrap();
             }
             Queue::Sequence(codes) => {
                 s.push_str(record);
@@ -320,7 +354,7 @@ impl Fixture {
         for e in std::fs::read_dir(&self.queue_dir).unwrap().flatten() {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            if [".pid", ".message", ".envelope", ".fds"]
+            if [".pid", ".message", ".envelope", ".fds", ".pending"]
                 .iter()
                 .any(|ext| name.ends_with(ext))
             {
