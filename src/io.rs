@@ -3,6 +3,7 @@
 //! (qmail's whole PIPELINING support), and the loop that carries out the
 //! session's actions.
 
+use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -24,9 +25,13 @@ pub enum End {
     Exit(i32),
 }
 
-/// Client I/O with a per-operation timeout.
+/// Client I/O with timeoutsmtpd as the bound on every write and on each
+/// whole line read (see [`Transport::line_started`]).
 pub struct Client {
     timeout: Duration,
+    /// When the line being read must be complete; `None` before the
+    /// session runs (the TLS handshake: each read gets the timeout).
+    line_deadline: Cell<Option<Instant>>,
     // Duplicates of fds 0 and 1 (same open files), owned so they can be
     // borrowed freely.
     input: OwnedFd,
@@ -71,14 +76,19 @@ impl Client {
         set_nonblocking(output.as_fd());
         Ok(Client {
             timeout: Duration::from_secs(timeout_secs),
+            line_deadline: Cell::new(None),
             input,
             output,
         })
     }
 
-    /// Reads some bytes; `Ok(0)` is end of input.
+    /// Reads some bytes; `Ok(0)` is end of input. Waits until the line's
+    /// deadline, if one is set, else for the timeout.
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = self
+            .line_deadline
+            .get()
+            .unwrap_or_else(|| Instant::now() + self.timeout);
         loop {
             match nix::unistd::read(&self.input, buf) {
                 Ok(n) => return Ok(n),
@@ -87,6 +97,12 @@ impl Client {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// The client's next line starts now: it must be complete, however it
+    /// is sent, within the timeout.
+    pub fn line_started(&self) {
+        self.line_deadline.set(Some(Instant::now() + self.timeout));
     }
 
     /// Writes all of `bytes`, each wait bounded by the timeout.
@@ -112,6 +128,8 @@ pub trait Transport {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
     /// Writes all of `bytes` (and, over TLS, sends them).
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// The client's next line starts now ([`Client::line_started`]).
+    fn line_started(&mut self);
 }
 
 impl Transport for &Client {
@@ -120,6 +138,9 @@ impl Transport for &Client {
     }
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         Client::write_all(self, bytes)
+    }
+    fn line_started(&mut self) {
+        Client::line_started(self)
     }
 }
 
@@ -214,6 +235,13 @@ fn drive<T: Transport>(
     let mut buf = vec![0u8; READ_SIZE];
     let (mut start, mut end) = (0, 0);
     let mut queue: Option<Queue> = None;
+    // timeoutsmtpd bounds the wait for each whole line, as Postfix's
+    // smtpd_per_record_deadline does, not each read: a client dripping a
+    // byte at a time cannot hold the connection past it. A line is waited
+    // for from the moment the reply to the one before is out (or, for a
+    // pipelined line, the one before was processed); a client sending
+    // whole lines sees no change.
+    let mut line_done = true;
     loop {
         let (used, action) = session.handle(&buf[start..end]);
         start += used;
@@ -228,14 +256,21 @@ fn drive<T: Transport>(
                     continue;
                 }
                 flush(client, session.output())?;
+                if line_done {
+                    client.line_started();
+                }
                 start = 0;
                 end = match client.read(&mut buf) {
                     // The client vanished: nothing more to say, nothing queued
                     // (a running qmail-queue sees its input end without an
                     // envelope and gives up).
                     Ok(0) => return Err(End::Exit(1)),
-                    Ok(n) => n,
+                    Ok(n) => {
+                        line_done = memchr::memchr(b'\n', &buf[..n]).is_some();
+                        n
+                    }
                     Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                        log::info!("timeout: no whole line from the client in time");
                         session.output().extend_from_slice(reply::TIMEOUT);
                         let _ = flush(client, session.output());
                         return Err(End::Exit(1));

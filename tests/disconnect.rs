@@ -1,9 +1,13 @@
 //! A client that goes away or goes quiet right after the final dot: the
 //! message was whole, so it is queued exactly once (nothing half-queued,
 //! nothing lost), and the process ends by itself within timeoutsmtpd.
+//! A client that drips a line a byte at a time is cut off at timeoutsmtpd
+//! too.
 
 mod support;
 
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::Fixture;
@@ -67,4 +71,78 @@ fn quiet_inside_the_final_dot_line() {
     out.assert_stdout(format!("{UPTO_354}451 timeout (#4.4.2)\r\n"))
         .assert_exit(1)
         .assert_nothing_queued();
+}
+
+/// timeoutsmtpd bounds a whole line, not each read: a client sending one
+/// byte every half second never lets a read time out, but its line is not
+/// complete within 2 seconds, so it gets `451 timeout` and is gone. A
+/// lock-step client, whose whole lines come 1.5 s apart, is not affected,
+/// though its session outlasts timeoutsmtpd.
+#[test]
+fn a_line_dripped_byte_by_byte_times_out() {
+    let f = fixture("drip");
+    f.control("timeoutsmtpd", "2\n");
+    let mut child = support::spawn(
+        Command::new(support::bin())
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("QMAILHOME", &f.home)
+            .env("NOREALRCPTTO", "1")
+            .env("SMTPD_LOGLEVEL", "info")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let writer = std::thread::spawn(move || {
+        for _ in 0..3 {
+            let _ = stdin.write_all(b"NOOP\r\n");
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+        let _ = tx.send(Instant::now());
+        for &b in b"HELO client.example\r\n" {
+            if stdin.write_all(&[b]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    });
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    let mut stderr = Vec::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    let dripped = rx.recv().unwrap().elapsed();
+    writer.join().unwrap();
+    let context = format!(
+        "stdout: {:?}\nstderr: {}",
+        String::from_utf8_lossy(&stdout),
+        String::from_utf8_lossy(&stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&stdout),
+        "220 mx.example ESMTP\r\n250 ok\r\n250 ok\r\n250 ok\r\n451 timeout (#4.4.2)\r\n",
+        "{context}"
+    );
+    assert_eq!(status.code(), Some(1), "{context}");
+    assert!(
+        dripped < Duration::from_secs(6),
+        "the dripping client held on for {dripped:?}\n{context}"
+    );
+    assert!(
+        support::contains(&stderr, b"timeout: no whole line from the client in time"),
+        "{context}"
+    );
 }

@@ -86,6 +86,9 @@ impl Transport for Tls<'_> {
         stream.write_all(bytes)?;
         stream.flush()
     }
+    fn line_started(&mut self) {
+        self.raw.0.line_started()
+    }
 }
 
 impl Tls<'_> {
