@@ -17,6 +17,11 @@ pub trait Front {
     fn started(&mut self, _env: &dyn Env) {}
     /// Adjusts the set-up before the session is built.
     fn setup(&mut self, _setup: &mut Setup) {}
+    /// Whether this process logs `connection from ...`: once per
+    /// connection, so not again after the exec for STARTTLS.
+    fn logs_connection(&self) -> bool {
+        true
+    }
     /// Runs the session over the client; returns the exit status.
     fn run(&mut self, session: &mut Session, client: &Client, queue_program: &Program) -> i32;
 }
@@ -64,11 +69,13 @@ pub fn serve(front: &mut dyn Front) -> ! {
             }
         }
     };
-    log::info!(
-        "connection from {} ({})",
-        String::from_utf8_lossy(&loaded.setup.remote_ip),
-        String::from_utf8_lossy(&loaded.setup.remote_host)
-    );
+    if front.logs_connection() {
+        log::info!(
+            "connection from {} ({})",
+            String::from_utf8_lossy(&loaded.setup.remote_ip),
+            String::from_utf8_lossy(&loaded.setup.remote_host)
+        );
+    }
     let Ok(client) = io::Client::new(loaded.timeout) else {
         std::process::exit(1)
     };

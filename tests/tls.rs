@@ -459,3 +459,52 @@ fn smtps_without_the_tls_binary() {
     out.assert_exit(1).assert_stdout("");
     out.assert_stderr_contains("unable to exec bin/qmail-smtpd-tls");
 }
+
+/// The log of a STARTTLS session, line by line: one `connection from`
+/// (qmail-smtpd's; qmail-smtpd-tls, exec'd for STARTTLS, does not log it
+/// again), and the TLS version as OpenSSL names it (`TLSv1.3`, not Rust's
+/// `Some(TLSv1_3)`). Implicit TLS logs the connection once too.
+#[test]
+fn log_lines_of_tls_sessions() {
+    let check = |name: &str, env: &[(&str, &str)], args: &[&str], version: &str| {
+        let f = fixture(name, None);
+        let server = start(&f, env);
+        let out = swaks(&server, &f, args);
+        if !out.status.success() {
+            server.fail(&f, &out, "swaks failed");
+        }
+        let log = server.log_text();
+        let lines: Vec<&str> = log.lines().collect();
+        let tls_ok = lines.get(1).is_some_and(|l| {
+            l.strip_prefix("TLS started: ")
+                .and_then(|r| r.split_once(' '))
+                .is_some_and(|(v, cipher)| v == version && CIPHERS.contains(&cipher))
+        });
+        let qp_ok = lines.get(2).is_some_and(|l| {
+            l.strip_prefix("message accepted: qp ")
+                .is_some_and(|qp| qp.parse::<u32>().is_ok())
+        });
+        if lines.len() != 3
+            || lines[0] != "connection from 127.0.0.1 (unknown)"
+            || !tls_ok
+            || !qp_ok
+        {
+            server.fail(
+                &f,
+                &out,
+                &format!(
+                    "expected exactly: connection from 127.0.0.1 (unknown) / \
+                     TLS started: {version} CIPHER / message accepted: qp N"
+                ),
+            );
+        }
+    };
+    check("tls-log-13", &[], &["--tls"], "TLSv1.3");
+    check(
+        "tls-log-12",
+        &[],
+        &["--tls", "--tls-protocol", "tlsv1_2"],
+        "TLSv1.2",
+    );
+    check("tls-log-smtps", &[("SMTPS", "1")], &["--tlsc"], "TLSv1.3");
+}

@@ -127,6 +127,20 @@ fn openssl_name(suite: rustls::CipherSuite) -> String {
     name.to_string()
 }
 
+/// A protocol version as OpenSSL writes it (`TLSv1.3`), for the log.
+fn version_name(v: rustls::ProtocolVersion) -> String {
+    use rustls::ProtocolVersion as V;
+    match v {
+        V::TLSv1_3 => "TLSv1.3".to_string(),
+        V::TLSv1_2 => "TLSv1.2".to_string(),
+        V::TLSv1_1 => "TLSv1.1".to_string(),
+        V::TLSv1_0 => "TLSv1".to_string(),
+        other => other
+            .as_str()
+            .map_or_else(|| format!("{other:?}"), str::to_string),
+    }
+}
+
 /// Handshakes over the client's fds; returns the connection and its
 /// cipher suite's name. Errors are logged; the caller exits.
 fn handshake<'a>(config: Arc<ServerConfig>, client: &'a Client) -> Option<(Tls<'a>, Vec<u8>)> {
@@ -146,7 +160,11 @@ fn handshake<'a>(config: Arc<ServerConfig>, client: &'a Client) -> Option<(Tls<'
         .conn
         .negotiated_cipher_suite()
         .map(|s| openssl_name(s.suite()))?;
-    log::info!("TLS started: {:?} {cipher}", tls.conn.protocol_version());
+    let version = tls
+        .conn
+        .protocol_version()
+        .map_or_else(String::new, version_name);
+    log::info!("TLS started: {version} {cipher}");
     Some((tls, cipher.into_bytes()))
 }
 
@@ -164,6 +182,11 @@ fn no_starttls(_: &Session) -> std::io::Error {
 impl server::Front for TlsFront {
     fn setup(&mut self, setup: &mut Setup) {
         setup.starttls = false;
+    }
+
+    /// After STARTTLS, qmail-smtpd has logged the connection already.
+    fn logs_connection(&self) -> bool {
+        !self.starttls
     }
 
     fn run(
@@ -244,6 +267,12 @@ mod tests {
                 s.suite()
             );
         }
+    }
+
+    #[test]
+    fn versions_are_named_as_openssl_names_them() {
+        assert_eq!(version_name(rustls::ProtocolVersion::TLSv1_3), "TLSv1.3");
+        assert_eq!(version_name(rustls::ProtocolVersion::TLSv1_2), "TLSv1.2");
     }
 
     #[test]
