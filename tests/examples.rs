@@ -108,6 +108,13 @@ fn daemontools_scripts_parse() {
         run.contains("/var/qmail/bin/qmail-smtpd") && run.contains("softlimit -m"),
         "{run}"
     );
+    // Sessions at once and the listen backlog are set, the backlog above
+    // the default concurrency (issue 12: the default backlog caps a burst
+    // of senders at a fraction of what the host can take).
+    assert!(
+        run.contains("-c \"$MAXSMTPD\" -b 256") && run.contains("MAXSMTPD=${MAXSMTPD:-40}"),
+        "{run}"
+    );
 }
 
 #[test]
