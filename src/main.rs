@@ -9,7 +9,12 @@
 #![no_main]
 
 use qmail_smtpd::smtpd::Env;
-use qmail_smtpd::{io, server, session::Session};
+use qmail_smtpd::{io, oom, server, session::Session};
+
+/// An allocation failure answers `421 out of memory (#4.3.0)` and exits 1
+/// instead of aborting (see oom.rs).
+#[global_allocator]
+static ALLOCATOR: oom::Allocator = oom::Allocator;
 
 /// The C entry point; see the module comment for why not Rust's `main`.
 #[unsafe(no_mangle)]

@@ -33,6 +33,8 @@ pub const NO_MAILBOX_DATA: &[u8] = b"554 sorry, no mailbox here by that name. (#
 pub const QQT: &[u8] = b"451 qqt failure (#4.3.0)\r\n";
 pub const TOO_MANY_HOPS: &[u8] = b"554 too many hops, this message is looping (#5.4.6)\r\n";
 pub const TOO_BIG: &[u8] = b"552 sorry, that message size exceeds my databytes limit (#5.3.4)\r\n";
+/// An allocation failed (see oom.rs); then exit 1, as netqmail's die_nomem.
+pub const NOMEM: &[u8] = b"421 out of memory (#4.3.0)\r\n";
 
 // How qmail-queue ended, beyond its exit codes (whose texts are qmail.c's
 // table, in queue::classify). Sent as `451 ` + text + CRLF, like those.

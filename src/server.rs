@@ -35,6 +35,7 @@ pub fn die(text: &[u8]) -> ! {
 /// Runs one connection and exits.
 pub fn serve(front: &mut dyn Front) -> ! {
     io::protect_stderr();
+    crate::oom::log_to_stderr();
     let env = ProcessEnv;
     logger::init(logger::parse_level(
         env.get("SMTPD_LOGLEVEL")

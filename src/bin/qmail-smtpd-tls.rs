@@ -23,12 +23,17 @@ use std::sync::Arc;
 
 use qmail_smtpd::io::{self, Client, Transport};
 use qmail_smtpd::session::{Session, Setup};
-use qmail_smtpd::{reply, server};
+use qmail_smtpd::{oom, reply, server};
 use rustls::{ServerConfig, ServerConnection};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 const SERVERCERT: &str = "control/servercert.pem";
+
+/// As in qmail-smtpd: out of memory is `421 out of memory (#4.3.0)` (while
+/// the client still speaks plain SMTP) and exit 1, never an abort.
+#[global_allocator]
+static ALLOCATOR: oom::Allocator = oom::Allocator;
 
 /// Reads the certificate chain and the key from one PEM file.
 fn load_config(path: &str) -> Result<Arc<ServerConfig>, String> {
@@ -212,6 +217,7 @@ impl server::Front for TlsFront {
         if self.starttls && client.write_all(reply::READY_FOR_TLS).is_err() {
             return 1;
         }
+        oom::no_plain_reply();
         let Some((mut tls, cipher)) = handshake(config, client) else {
             return 1;
         };
