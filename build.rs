@@ -1,4 +1,9 @@
-//! Links libgcc's unwinder statically where the toolchain has it.
+//! Compiles in the qmail home, and links libgcc's unwinder statically
+//! where the toolchain has it.
+//!
+//! The home: `CONF_QMAIL` (which `make PREFIX=...` sets, as qmail's own
+//! conf-qmail file sets auto_qmail), else /var/qmail. `$QMAILHOME`
+//! overrides it at run time.
 //!
 //! Rust's std wants `_Unwind_*` even with `panic = "abort"`, and on
 //! linux-gnu gets them from the shared libgcc_s: one more library for the
@@ -12,6 +17,14 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=CONF_QMAIL");
+    let home = std::env::var("CONF_QMAIL").unwrap_or_else(|_| "/var/qmail".into());
+    assert!(
+        home.starts_with('/') && !home.contains('\n'),
+        "CONF_QMAIL (make's PREFIX) must be an absolute path, not {home:?}"
+    );
+    println!("cargo:rustc-env=CONF_QMAIL={home}");
+
     let target = std::env::var("TARGET").unwrap_or_default();
     if !target.ends_with("-linux-gnu") {
         return;

@@ -213,7 +213,7 @@ impl Rcpthosts {
         let more = match std::fs::File::open(&path) {
             Ok(_) => Some(MoreRcpthosts { path, cdb: None }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
+            Err(e) => return Err(crate::control::naming(&path, e)),
         };
         Ok(Rcpthosts {
             hosts: Some(HostSet::new(lines)),
@@ -246,13 +246,19 @@ impl Rcpthosts {
             return Ok(true);
         }
         if let Some(more) = &mut self.more {
+            // The caller answers 421 unable to read controls: say why here.
+            let trouble = |e: io::Error| {
+                let e = crate::control::naming(&more.path, e);
+                log::warn!("unable to read controls: {e}");
+                e
+            };
             if more.cdb.is_none() {
-                more.cdb = Some(cdb2::CDB::open(&more.path)?);
+                more.cdb = Some(cdb2::CDB::open(&more.path).map_err(trouble)?);
             }
             let cdb = more.cdb.as_ref().expect("just opened");
             for s in suffixes() {
                 if let Some(found) = cdb.get(s) {
-                    found?;
+                    found.map_err(trouble)?;
                     return Ok(true);
                 }
             }

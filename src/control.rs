@@ -12,17 +12,24 @@ use std::io::{self, Read};
 use std::path::Path;
 
 /// Reads a whole control file; a missing file is `None`, any other error is
-/// an error (qmail treats only ENOENT as "not configured").
+/// an error (qmail treats only ENOENT as "not configured"), naming the file.
 fn read_file(path: &Path) -> io::Result<Option<Vec<u8>>> {
     match File::open(path) {
         Ok(mut f) => {
             let mut buf = Vec::new();
-            f.read_to_end(&mut buf)?;
+            f.read_to_end(&mut buf).map_err(|e| naming(path, e))?;
             Ok(Some(buf))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+        Err(e) => Err(naming(path, e)),
     }
+}
+
+/// `e`, its text prefixed with the file's name (relative to the qmail
+/// home when it is), for the log line of a `421 unable to read controls`.
+pub fn naming(path: &Path, e: io::Error) -> io::Error {
+    let shown = path.strip_prefix(".").unwrap_or(path);
+    io::Error::new(e.kind(), format!("{}: {e}", shown.display()))
 }
 
 /// qmail strips spaces, tabs and newlines, but not CRs, from line ends.
@@ -146,9 +153,10 @@ mod tests {
         );
         assert_eq!(read_line(&f).unwrap().unwrap(), b"# comment".to_vec());
         assert_eq!(read_line(&dir.join("missing")).unwrap(), None);
+        let e = read_line(&dir).expect_err("a directory is unreadable, not absent");
         assert!(
-            read_line(&dir).is_err(),
-            "a directory is unreadable, not absent"
+            e.to_string().starts_with(&format!("{}: ", dir.display())),
+            "the error names the file: {e}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -42,7 +42,12 @@ pub fn serve(front: &mut dyn Front) -> ! {
             .as_deref()
             .and_then(|v| std::str::from_utf8(v).ok()),
     ));
-    if std::env::set_current_dir(smtpd::qmail_home(&env)).is_err() {
+    let home = smtpd::qmail_home(&env);
+    if let Err(e) = std::env::set_current_dir(&home) {
+        log::warn!(
+            "unable to read controls: unable to chdir to {}: {e}",
+            home.to_string_lossy()
+        );
         die(reply::CONTROLS);
     }
     front.started(&env);

@@ -221,10 +221,24 @@ impl Ipme for SystemIpme {
     }
 }
 
-/// The qmail home: $QMAILHOME, else /var/qmail.
+/// The compiled-in home (build.rs), between newlines and tagged, so that
+/// `make install` can tell with grep which home a binary was built for.
+const CONF_QMAIL_LINE: &str = concat!("\nconf-qmail:", env!("CONF_QMAIL"), "\n");
+
+/// The qmail home compiled in, as qmail's conf-qmail is: `make PREFIX=...`,
+/// else /var/qmail.
+pub fn default_home() -> &'static str {
+    // black_box: the whole tagged line must stay in the binary, not just
+    // the slice of it that is used.
+    let line = std::hint::black_box(CONF_QMAIL_LINE);
+    let tag = "\nconf-qmail:".len();
+    line.get(tag..line.len() - 1).unwrap_or("/var/qmail")
+}
+
+/// The qmail home: $QMAILHOME, else the compiled-in [`default_home`].
 pub fn qmail_home(env: &dyn Env) -> OsString {
     env.get("QMAILHOME")
-        .map_or_else(|| OsString::from("/var/qmail"), OsString::from_vec)
+        .map_or_else(|| OsString::from(default_home()), OsString::from_vec)
 }
 
 /// A switch from the environment (tcprules): on when set to anything but
@@ -242,6 +256,15 @@ pub fn is_set(env: &dyn Env, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_home_is_absolute_and_tagged_in_the_binary() {
+        assert!(default_home().starts_with('/'));
+        assert_eq!(
+            CONF_QMAIL_LINE,
+            format!("\nconf-qmail:{}\n", default_home())
+        );
+    }
 
     #[test]
     fn queue_program_is_never_searched_in_path() {

@@ -10,7 +10,8 @@
 //! `-q` prints only `ADDRESS: REPLY`.
 //!
 //! It runs the very code qmail-smtpd runs ([`Resolver::explain`]), from the
-//! qmail home (`$QMAILHOME`, else /var/qmail). Run it as the qmaild user to
+//! qmail home (`$QMAILHOME`, else the home it was built for, /var/qmail
+//! unless `make PREFIX=...` said otherwise). Run it as the qmaild user to
 //! see exactly what the server sees; as root it may find files qmaild
 //! cannot look at. The check is always on here: NOREALRCPTTO is ignored.
 //!
@@ -96,7 +97,8 @@ fn main() -> ExitCode {
         return ExitCode::from(100);
     }
 
-    let home = std::env::var_os("QMAILHOME").unwrap_or_else(|| "/var/qmail".into());
+    let home =
+        std::env::var_os("QMAILHOME").unwrap_or_else(|| qmail_smtpd::smtpd::default_home().into());
     if let Err(e) = std::env::set_current_dir(&home) {
         eprintln!(
             "qmail-realrcptto: fatal: unable to chdir to {}: {e}",
