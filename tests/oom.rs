@@ -48,6 +48,11 @@ fn judge(out: &Output, limit: u64) -> End {
     if let Some(sig) = out.status.signal() {
         out.fail(&format!("prlimit --as={limit}: killed by signal {sig}"));
     }
+    if support::contains(&out.stderr, b"memory allocation of") {
+        out.fail(&format!(
+            "prlimit --as={limit}: Rust's allocation failure message"
+        ));
+    }
     let stdout = match out.masked_stdout() {
         Ok(s) => String::from_utf8_lossy(&s).into_owned(),
         Err(e) => out.fail(&e),
@@ -60,14 +65,10 @@ fn judge(out: &Output, limit: u64) -> End {
         ));
     }
     match out.code() {
-        Some(127) if out.stdout.is_empty() => {
-            if !support::contains(&out.stderr, b"error while loading shared libraries") {
-                out.fail(&format!(
-                    "prlimit --as={limit}: exit 127 without the loader's message"
-                ));
-            }
-            End::Loader
-        }
+        // The dynamic loader's failures (`error while loading shared
+        // libraries`, `cannot allocate TLS data structures for initial
+        // thread`) exit 127; the server itself only ever exits 0 or 1.
+        Some(127) if out.stdout.is_empty() => End::Loader,
         Some(0) if stdout == REPLIES => End::Whole,
         Some(0) if stdout.ends_with("221 mx.example\r\n") => End::Other,
         Some(1) => {

@@ -626,7 +626,15 @@ impl<'a> Run<'a> {
         );
         let _ = writeln!(s, "environment (after env_clear):");
         for (k, v) in &self.env {
-            let _ = writeln!(s, "  {k}={}", v.to_string_lossy());
+            let v = v.to_string_lossy();
+            match v.char_indices().nth(200) {
+                Some((cut, _)) => {
+                    let _ = writeln!(s, "  {k}={}... ({} bytes)", &v[..cut], v.len());
+                }
+                None => {
+                    let _ = writeln!(s, "  {k}={v}");
+                }
+            }
         }
         let _ = writeln!(
             s,
