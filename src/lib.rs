@@ -5,7 +5,10 @@
 //! The SMTP session is a sans-IO state machine ([`session::Session`]): it is
 //! fed bytes and answers with replies and effects. The only code that touches
 //! file descriptors is in [`io`] and [`queue`].
-#![forbid(unsafe_code)]
+//!
+//! No `unsafe` code except one call of getpwnam_r in
+//! [`resolve::system`], which must pass a user name's raw bytes.
+#![deny(unsafe_code)]
 
 pub mod addr;
 pub mod command;

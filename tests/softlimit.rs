@@ -27,6 +27,7 @@ fn a_whole_session_under_softlimit() {
             ("virtualdomains", "nobody.example:ex\n"),
         ],
     );
+    f.ex_bounces();
     // qmail-queue runs under the same limit: dd, unlike cat, fits in it.
     let q = f.home.join("bin/qmail-queue");
     let envelope_file = f.home.join("bin/qmail-queue.envelope");

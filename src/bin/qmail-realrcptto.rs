@@ -15,7 +15,7 @@
 //! cannot look at. The check is always on here: NOREALRCPTTO is ignored.
 //!
 //! Exit status: 0 all accepted, 100 some recipient unknown (or bad usage),
-//! 111 a temporary failure (which wins).
+//! 111 a temporary failure or a recipient qmail would defer (which wins).
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -33,21 +33,22 @@ fn text(reply: &'static [u8]) -> &'static [u8] {
     reply.strip_suffix(b"\r\n").unwrap_or(reply)
 }
 
-fn reply_for(v: Verdict) -> &'static [u8] {
+fn reply_for(v: &Verdict) -> &'static [u8] {
     text(match v {
         Verdict::Accept => reply::OK,
         Verdict::Unknown => reply::NO_MAILBOX,
+        Verdict::Defer(_) => reply::MAILBOX_DEFERRED,
         Verdict::CdbTrouble => reply::CDB,
         Verdict::SysTrouble => reply::SYSUSERS,
     })
 }
 
 /// qmail's exit codes: 111 (temporary) outranks 100 (permanent).
-fn exit_for(v: Verdict) -> u8 {
+fn exit_for(v: &Verdict) -> u8 {
     match v {
         Verdict::Accept => 0,
         Verdict::Unknown => 100,
-        Verdict::CdbTrouble | Verdict::SysTrouble => 111,
+        Verdict::Defer(_) | Verdict::CdbTrouble | Verdict::SysTrouble => 111,
     }
 }
 
@@ -140,12 +141,12 @@ fn main() -> ExitCode {
         };
         let result = written
             .and_then(|()| out.write_all(&line))
-            .and_then(|()| out.write_all(reply_for(verdict)))
+            .and_then(|()| out.write_all(reply_for(&verdict)))
             .and_then(|()| out.write_all(b"\n"));
         if result.is_err() {
             return ExitCode::from(111);
         }
-        status = status.max(exit_for(verdict));
+        status = status.max(exit_for(&verdict));
     }
     if out.flush().is_err() {
         return ExitCode::from(111);

@@ -1,16 +1,16 @@
 //! An in-memory [`System`] for tests: a passwd table and a file tree given
-//! as path → owner uid, recording every question it is asked.
+//! as path → stat, recording every question it is asked.
 
 use std::collections::HashMap;
 use std::io;
 
-use super::{Passwd, System};
+use super::{Passwd, Stat, System};
 use nix::libc;
 
 #[derive(Default)]
 pub struct Fake {
     users: HashMap<Vec<u8>, Result<Passwd, i32>>,
-    files: HashMap<Vec<u8>, Result<u32, i32>>,
+    files: HashMap<Vec<u8>, Result<Stat, i32>>,
     pub pw_asked: Vec<Vec<u8>>,
     pub stat_asked: Vec<Vec<u8>>,
 }
@@ -20,15 +20,16 @@ impl Fake {
         Fake::default()
     }
 
-    /// A user whose home exists and belongs to it.
+    /// A user (gid = uid) whose home exists, belongs to it and is 0755.
     pub fn user(mut self, name: &str, uid: u32, home: &str) -> Fake {
         let pw = Passwd {
             name: name.into(),
             uid,
+            gid: uid,
             dir: home.into(),
         };
         self.users.insert(name.into(), Ok(pw));
-        self.files.insert(home.into(), Ok(uid));
+        self.files.insert(home.into(), Ok(Stat::dir(uid, 0o755)));
         self
     }
 
@@ -42,8 +43,14 @@ impl Fake {
         self
     }
 
-    pub fn file(mut self, path: &str, owner: u32) -> Fake {
-        self.files.insert(path.into(), Ok(owner));
+    /// A regular file, mode 0644, owned by `owner` (group `owner` too).
+    pub fn file(self, path: &str, owner: u32) -> Fake {
+        self.entry(path, Stat::file(owner, 0o644))
+    }
+
+    /// Any file, with exactly this stat.
+    pub fn entry(mut self, path: &str, st: Stat) -> Fake {
+        self.files.insert(path.into(), Ok(st));
         self
     }
 
@@ -69,10 +76,10 @@ impl System for Fake {
 
     /// Unknown paths do not exist, except that, like Linux, a path
     /// component longer than 255 bytes gives ENAMETOOLONG.
-    fn stat_uid(&mut self, path: &[u8]) -> io::Result<u32> {
+    fn stat(&mut self, path: &[u8]) -> io::Result<Stat> {
         self.stat_asked.push(path.to_vec());
         match self.files.get(path) {
-            Some(Ok(uid)) => Ok(*uid),
+            Some(Ok(st)) => Ok(*st),
             Some(Err(errno)) => Err(io::Error::from_raw_os_error(*errno)),
             None if path.split(|&b| b == b'/').any(|c| c.len() > 255) => {
                 Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG))

@@ -3,19 +3,24 @@
 //!
 //! Candidates are L and each prefix of L ending just before a `-`, longest
 //! first; a candidate must be shorter than 32 bytes (qmail-getpw's buffer)
-//! and is lower-cased. The first one that getpwnam knows, whose uid is not
-//! 0, and whose home directory exists and belongs to it, wins. Otherwise
-//! the mail goes to the user `alias` with the whole of L as extension.
+//! and is lower-cased (ASCII only: names are bytes, and an 8-bit name
+//! reaches getpwnam as it is). The first one that getpwnam knows, whose uid
+//! is not 0, and whose home directory exists and belongs to it, wins.
+//! Otherwise the mail goes to the user `alias` with the whole of L as
+//! extension; without an `alias` user qmail-getpw exits with "Unable to
+//! find alias user!", which qmail-lspawn reports as a temporary failure:
+//! qmail defers.
 //!
-//! Departure from the realrcptto patch: the check runs as qmaild, not root,
-//! so `stat(home)` can fail with EACCES where qmail-getpw would succeed.
-//! Treating that as "no such home" (as the patch does) would skip a real
-//! user and perhaps reject through `alias`; instead we accept the recipient
-//! and log `unable to stat HOME: access denied`, the patch's own format for
-//! "could not look, accepted".
+//! qmail-lspawn runs qmail-getpw as the unprivileged qmailp, so its
+//! `stat(home)` fails with EACCES for a home behind a directory qmailp may
+//! not search, and then that name does not match: the search goes on to
+//! shorter names and to `alias`. The check runs unprivileged too (as
+//! qmaild) and does the same, logging `unable to stat HOME: REASON` for an
+//! error other than "does not exist". A temporary error is a 421, where
+//! qmail-getpw would exit 111.
 
 use super::errstr::{error_str, is_temporary};
-use super::{PwAnswer, Step, System};
+use super::{Delivery, PwAnswer, Step, System};
 use nix::libc;
 
 /// qmail-getpw's user name buffer: names must be shorter than this.
@@ -28,16 +33,10 @@ pub const ALIAS_USER: &[u8] = b"alias";
 /// What qmail-getpw's search gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
-    /// Deliver in this home with this dash and extension.
-    Home {
-        home: Vec<u8>,
-        dash: Vec<u8>,
-        ext: Vec<u8>,
-    },
-    /// We cannot check (a home we may not look into): accept.
-    Accept,
-    /// No account and no `alias` user: the recipient is unknown.
-    Unknown,
+    /// qmail-local runs as this user, in this home (an account, or alias).
+    User(Delivery),
+    /// No account and no `alias` user: qmail defers.
+    NoAlias,
     /// The user database or a home directory failed temporarily: 421.
     Trouble,
 }
@@ -47,99 +46,9 @@ pub fn getpw<S: System>(sys: &mut S, local: &[u8], sink: &mut dyn FnMut(Step)) -
         .rev()
         .filter(|&e| e == local.len() || local[e] == b'-');
     for end in candidates {
-        let name = local[..end].to_ascii_lowercase();
-        if end >= GETPW_USERLEN {
-            sink(Step::Passwd {
-                name,
-                answer: PwAnswer::TooLong,
-            });
-            continue;
-        }
-        // The empty name (L starting with '-') is never a user; qmail-getpw
-        // asks anyway, we do not bother the user database.
-        let answer = if name.is_empty() {
-            Ok(None)
-        } else {
-            sys.getpwnam(&name)
-        };
-        let pw = match answer {
-            Ok(Some(pw)) => pw,
-            Ok(None) => {
-                sink(Step::Passwd {
-                    name,
-                    answer: PwAnswer::NoSuchUser,
-                });
-                continue;
-            }
-            Err(e) => {
-                sink(Step::Passwd {
-                    name,
-                    answer: PwAnswer::Trouble {
-                        errno: e.raw_os_error(),
-                    },
-                });
-                return Found::Trouble;
-            }
-        };
-        let (uid, home) = (pw.uid, pw.dir);
-        if uid == 0 {
-            sink(Step::Passwd {
-                name,
-                answer: PwAnswer::Root { uid },
-            });
-            continue;
-        }
-        match sys.stat_uid(&home) {
-            Ok(owner) if owner == uid => {
-                let (dash, ext) = if end == local.len() {
-                    (Vec::new(), Vec::new())
-                } else {
-                    (b"-".to_vec(), local[end + 1..].to_vec())
-                };
-                sink(Step::Passwd {
-                    name,
-                    answer: PwAnswer::Chosen {
-                        uid,
-                        home: home.clone(),
-                        dash: dash.clone(),
-                        ext: ext.clone(),
-                    },
-                });
-                return Found::Home { home, dash, ext };
-            }
-            Ok(owner) => sink(Step::Passwd {
-                name,
-                answer: PwAnswer::HomeNotOwned { uid, home, owner },
-            }),
-            Err(e) => match e.raw_os_error() {
-                Some(libc::EACCES) => {
-                    let mut line = b"unable to stat ".to_vec();
-                    line.extend_from_slice(&home);
-                    line.extend_from_slice(b": ");
-                    line.extend_from_slice(error_str(libc::EACCES).as_bytes());
-                    sink(Step::Passwd {
-                        name,
-                        answer: PwAnswer::HomeDenied { uid, home },
-                    });
-                    sink(Step::Log(line));
-                    return Found::Accept;
-                }
-                Some(errno) if is_temporary(errno) => {
-                    sink(Step::Passwd {
-                        name,
-                        answer: PwAnswer::HomeTrouble {
-                            uid,
-                            home,
-                            errno: Some(errno),
-                        },
-                    });
-                    return Found::Trouble;
-                }
-                errno => sink(Step::Passwd {
-                    name,
-                    answer: PwAnswer::HomeMissing { uid, home, errno },
-                }),
-            },
+        match candidate(sys, local, end, sink) {
+            Candidate::Next => continue,
+            Candidate::Done(found) => return found,
         }
     }
 
@@ -149,18 +58,21 @@ pub fn getpw<S: System>(sys: &mut S, local: &[u8], sink: &mut dyn FnMut(Step)) -
                 home: Some(pw.dir.clone()),
                 ext: local.to_vec(),
             });
-            Found::Home {
+            Found::User(Delivery {
+                user: pw.name,
+                uid: pw.uid,
+                gid: pw.gid,
                 home: pw.dir,
                 dash: b"-".to_vec(),
                 ext: local.to_vec(),
-            }
+            })
         }
         Ok(None) => {
             sink(Step::Alias {
                 home: None,
                 ext: local.to_vec(),
             });
-            Found::Unknown
+            Found::NoAlias
         }
         Err(e) => {
             sink(Step::Passwd {
@@ -174,23 +86,144 @@ pub fn getpw<S: System>(sys: &mut S, local: &[u8], sink: &mut dyn FnMut(Step)) -
     }
 }
 
+enum Candidate {
+    Next,
+    Done(Found),
+}
+
+/// One turn of qmail-getpw's `userext` loop: the user name `local[..end]`.
+fn candidate<S: System>(
+    sys: &mut S,
+    local: &[u8],
+    end: usize,
+    sink: &mut dyn FnMut(Step),
+) -> Candidate {
+    let name = local[..end].to_ascii_lowercase();
+    let mut say = |answer| sink(Step::Passwd {
+        name: name.clone(),
+        answer,
+    });
+    if end >= GETPW_USERLEN {
+        say(PwAnswer::TooLong);
+        return Candidate::Next;
+    }
+    // The empty name (L starting with '-') is never a user; qmail-getpw
+    // asks anyway, we do not bother the user database.
+    let answer = if name.is_empty() {
+        Ok(None)
+    } else {
+        sys.getpwnam(&name)
+    };
+    let pw = match answer {
+        Ok(Some(pw)) => pw,
+        Ok(None) => {
+            say(PwAnswer::NoSuchUser);
+            return Candidate::Next;
+        }
+        Err(e) => {
+            say(PwAnswer::Trouble {
+                errno: e.raw_os_error(),
+            });
+            return Candidate::Done(Found::Trouble);
+        }
+    };
+    let (uid, home) = (pw.uid, pw.dir);
+    if uid == 0 {
+        say(PwAnswer::Root { uid });
+        return Candidate::Next;
+    }
+    match sys.stat(&home) {
+        Ok(st) if st.uid == uid => {
+            let (dash, ext) = if end == local.len() {
+                (Vec::new(), Vec::new())
+            } else {
+                (b"-".to_vec(), local[end + 1..].to_vec())
+            };
+            say(PwAnswer::Chosen {
+                uid,
+                home: home.clone(),
+                dash: dash.clone(),
+                ext: ext.clone(),
+            });
+            Candidate::Done(Found::User(Delivery {
+                user: pw.name,
+                uid,
+                gid: pw.gid,
+                home,
+                dash,
+                ext,
+            }))
+        }
+        Ok(st) => {
+            say(PwAnswer::HomeNotOwned {
+                uid,
+                home,
+                owner: st.uid,
+            });
+            Candidate::Next
+        }
+        Err(e) => match e.raw_os_error() {
+            Some(errno) if is_temporary(errno) => {
+                say(PwAnswer::HomeTrouble {
+                    uid,
+                    home,
+                    errno: Some(errno),
+                });
+                Candidate::Done(Found::Trouble)
+            }
+            errno => {
+                let line = unable_to_stat(&home, errno);
+                say(PwAnswer::HomeMissing { uid, home, errno });
+                if let Some(line) = line {
+                    sink(Step::Log(line));
+                }
+                Candidate::Next
+            }
+        },
+    }
+}
+
+/// The patch's `unable to stat PATH: REASON` line, for a failure that is
+/// not simply "does not exist" (an operator wants to know that a home
+/// could not be looked at); `None` for ENOENT and ENOTDIR.
+fn unable_to_stat(path: &[u8], errno: Option<i32>) -> Option<Vec<u8>> {
+    if matches!(errno, Some(libc::ENOENT | libc::ENOTDIR)) {
+        return None;
+    }
+    let mut line = b"unable to stat ".to_vec();
+    line.extend_from_slice(path);
+    line.extend_from_slice(b": ");
+    line.extend_from_slice(errno.map_or("unknown error", error_str).as_bytes());
+    Some(line)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::resolve::fake::Fake;
 
-    fn run(fake: &mut Fake, local: &str) -> (Found, Vec<Step>) {
-        let mut steps = Vec::new();
-        let found = getpw(fake, local.as_bytes(), &mut |s| steps.push(s));
-        (found, steps)
+    /// What qmail-getpw found: home, dash and extension of the chosen user,
+    /// or the other outcomes as they are.
+    #[derive(Debug, PartialEq)]
+    enum Got {
+        Home(Vec<u8>, Vec<u8>, Vec<u8>),
+        NoAlias,
+        Trouble,
     }
 
-    fn home(home: &str, dash: &str, ext: &str) -> Found {
-        Found::Home {
-            home: home.into(),
-            dash: dash.into(),
-            ext: ext.into(),
-        }
+    fn run(fake: &mut Fake, local: &str) -> (Got, Vec<Step>) {
+        let mut steps = Vec::new();
+        let found = getpw(fake, local.as_bytes(), &mut |s| steps.push(s));
+        let got = match found {
+            Found::User(d) => Got::Home(d.home, d.dash, d.ext),
+            Found::NoAlias => Got::NoAlias,
+            Found::Trouble => Got::Trouble,
+        };
+        (got, steps)
+    }
+
+    fn home(home: &str, dash: &str, ext: &str) -> Got {
+        Got::Home(home.into(), dash.into(), ext.into())
     }
 
     fn names_asked(fake: &Fake) -> Vec<String> {
@@ -258,7 +291,7 @@ mod tests {
             .user(&n32, 5002, "/h/b");
         assert_eq!(run(&mut f, &n31).0, home("/h/a", "", ""));
         let (found, steps) = run(&mut f, &format!("{n32}-x"));
-        assert_eq!(found, Found::Unknown, "no alias user in this fake");
+        assert_eq!(found, Got::NoAlias, "no alias user in this fake");
         assert_eq!(
             steps[0],
             Step::Passwd {
@@ -298,8 +331,7 @@ mod tests {
             .user("ann", 5002, "/h/ann")
             .user("bob", 5003, "/h/bob")
             .alias("/h/alias")
-            .file("/h/joe", 5001)
-            .file("/h/ann", 9999);
+            .entry("/h/ann", crate::resolve::Stat::dir(9999, 0o755));
         f.remove_file("/h/bob");
         assert_eq!(run(&mut f, "joe-x").0, home("/h/joe", "-", "x"));
         let (found, steps) = run(&mut f, "ann-x");
@@ -330,31 +362,46 @@ mod tests {
         );
     }
 
+    /// qmail-getpw runs unprivileged: a home it may not stat is not a
+    /// match, and the search goes on (here to alias), with a log line.
     #[test]
-    fn home_we_may_not_look_at_is_accepted_and_logged() {
+    fn home_we_may_not_look_at_is_no_match_and_logged() {
         let mut f = Fake::new()
             .user("joe", 5001, "/h/joe")
             .alias("/h/alias")
             .stat_error("/h/joe", libc::EACCES);
         let (found, steps) = run(&mut f, "joe-x");
-        assert_eq!(found, Found::Accept);
+        assert_eq!(found, home("/h/alias", "-", "joe-x"));
         assert_eq!(
-            steps[1..],
+            steps[1..3],
             [
                 Step::Passwd {
                     name: b"joe".to_vec(),
-                    answer: PwAnswer::HomeDenied {
+                    answer: PwAnswer::HomeMissing {
                         uid: 5001,
-                        home: b"/h/joe".to_vec()
+                        home: b"/h/joe".to_vec(),
+                        errno: Some(libc::EACCES)
                     }
                 },
                 Step::Log(b"unable to stat /h/joe: access denied".to_vec()),
             ]
         );
-        assert!(
-            !names_asked(&f).contains(&"alias".to_string()),
-            "never falls through to alias"
-        );
+        // "Does not exist" is not worth a log line.
+        let mut f = Fake::new().user("joe", 5001, "/h/joe").alias("/h/alias");
+        f.remove_file("/h/joe");
+        let (_, steps) = run(&mut f, "joe");
+        assert!(!steps.iter().any(|s| matches!(s, Step::Log(_))), "{steps:?}");
+    }
+
+    #[test]
+    fn eight_bit_names_are_asked_as_bytes_lower_casing_ascii_only() {
+        let mut f = Fake::new().alias("/h/alias");
+        // A latin-1 name: the bytes 6a f6 72 67; J and R lower-cased, the
+        // 8-bit byte left alone.
+        let mut steps = Vec::new();
+        let found = getpw(&mut f, b"J\xd6Rg-x", &mut |s| steps.push(s));
+        assert!(matches!(found, Found::User(_)));
+        assert_eq!(f.pw_asked[..2], [b"j\xd6rg-x".to_vec(), b"j\xd6rg".to_vec()]);
     }
 
     #[test]
@@ -372,10 +419,16 @@ mod tests {
                 .user("joe", 5001, "/h/joe")
                 .alias("/h/a")
                 .stat_error("/h/joe", errno);
-            assert_eq!(run(&mut f, "joe").0, Found::Trouble, "errno {errno}");
+            assert_eq!(run(&mut f, "joe").0, Got::Trouble, "errno {errno}");
         }
-        // Non-temporary, non-EACCES errors mean "no such home": next candidate.
-        for errno in [libc::ENOTDIR, libc::ELOOP, libc::ENAMETOOLONG] {
+        // Errors that are not temporary mean "no such home": next candidate.
+        for errno in [
+            libc::ENOTDIR,
+            libc::ELOOP,
+            libc::ENAMETOOLONG,
+            libc::EACCES,
+            libc::EPERM,
+        ] {
             let mut f = Fake::new()
                 .user("joe", 5001, "/h/joe")
                 .alias("/h/a")
@@ -394,7 +447,7 @@ mod tests {
             .user("joe", 5001, "/h/joe")
             .pw_error("joe-x", libc::EIO);
         let (found, steps) = run(&mut f, "joe-x");
-        assert_eq!(found, Found::Trouble);
+        assert_eq!(found, Got::Trouble);
         assert_eq!(
             steps,
             vec![Step::Passwd {
@@ -405,7 +458,7 @@ mod tests {
             }]
         );
         let mut f = Fake::new().pw_error("alias", libc::ETIMEDOUT);
-        assert_eq!(run(&mut f, "nobody-here").0, Found::Trouble);
+        assert_eq!(run(&mut f, "nobody-here").0, Got::Trouble);
     }
 
     #[test]
@@ -426,7 +479,7 @@ mod tests {
         assert_eq!(run(&mut f, "x").0, home("/nonexistent", "-", "x"));
         let mut f = Fake::new();
         let (found, steps) = run(&mut f, "x");
-        assert_eq!(found, Found::Unknown);
+        assert_eq!(found, Got::NoAlias);
         assert_eq!(
             steps.last().unwrap(),
             &Step::Alias {

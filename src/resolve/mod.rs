@@ -1,15 +1,22 @@
 //! The real-recipient check (SPEC section 6): would qmail bounce this
-//! recipient for lack of a mailbox?
+//! recipient for lack of a mailbox, deliver it, or defer it?
 //!
-//! The logic is split along the qmail programs it repeats, so each part can be
-//! read beside the program it mirrors:
+//! The truth is what qmail's own delivery programs do, not what the
+//! realrcptto patch approximates. The logic is split along the programs it
+//! repeats, so each part can be read beside the program it mirrors:
 //!
 //! | module        | repeats                                   |
 //! |---------------|-------------------------------------------|
 //! | [`rewrite`]   | qmail-send: envnoathost, percenthack, locals, virtualdomains |
 //! | [`users_cdb`] | qmail-lspawn: the users/cdb lookup (`nughde_get`) |
 //! | [`getpw`]     | qmail-getpw: system accounts and the `alias` user |
+//! | [`checkhome`] | qmail-lspawn's uid-0 refusal; qmail-local's `chdir` and `checkhome` |
 //! | [`qmesearch`] | qmail-local: which `.qmail` file would be used |
+//!
+//! Three answers: accept (qmail delivers, or the check cannot prove it
+//! would not), unknown (qmail bounces: 550) and defer (qmail-lspawn or
+//! qmail-local would fail temporarily before delivering anything, so qmail
+//! retries: the check answers 4xx and the sender retries instead).
 //!
 //! Everything that touches the operating system (passwd lookups and `stat`)
 //! goes through the [`System`] trait, so every branch can be tested with an
@@ -23,22 +30,20 @@
 //! `explain` with a sink that prints everything, so the tool and the server
 //! cannot disagree.
 //!
-//! Departures from the realrcptto patch, all deliberate (see each module):
-//! - a home directory the check may not look into (EACCES) means "cannot
-//!   prove it bounces": accept and log, instead of trying the next user name
-//!   and perhaps rejecting through `alias` ([`getpw`]);
-//! - any non-"no such user" error from getpwnam is a 421, not only ETXTBSY;
-//! - `.qmail` names that would contain `/` after `.qmail` are never looked
-//!   at, and ENAMETOOLONG means "does not exist" ([`qmesearch`]);
-//! - a NUL byte in an address (only the tool can pass one: the server's
-//!   command reader ends a line at a NUL) is looked up as LF;
-//! - passwd and stat answers are cached for the session, and users/cdb is
-//!   opened once per session instead of once per recipient.
+//! Departures from the realrcptto patch, all deliberate (see each module
+//! and qmail-smtpd(8)): qmail's deferrals are 4xx, not 550 or accepted; the
+//! delivering user's view of a file (owner, group, mode) decides what
+//! qmail-local could open; `.qmail` names containing `/` are looked at, as
+//! qmail-local opens them; any non-"no such user" error from getpwnam is a
+//! 421; user names are bytes; passwd and stat answers are cached for the
+//! session, and users/cdb is opened once per session.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
 
+pub mod access;
 mod cache;
+pub mod checkhome;
 pub mod errstr;
 pub mod getpw;
 pub mod qmesearch;
@@ -53,15 +58,19 @@ mod fake;
 mod tests;
 
 pub use rewrite::Routing;
-pub use step::{PwAnswer, QmailAnswer, Show, Step};
+pub use access::Stat;
+pub use step::{Deferral, PwAnswer, QmailAnswer, Show, Step};
 
 /// What the check concluded for one recipient address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// qmail would deliver it, or we cannot prove it would bounce.
+    /// qmail would deliver it, or we cannot prove it would not.
     Accept,
     /// qmail would bounce it: no mailbox by that name.
     Unknown,
+    /// qmail would defer it (a temporary failure before any delivery):
+    /// 4xx for this recipient, with the reason logged.
+    Defer(Deferral),
     /// users/cdb exists but cannot be read: 421, then exit.
     CdbTrouble,
     /// The system user database failed temporarily: 421, then exit.
@@ -90,17 +99,33 @@ impl RcptCheck for AcceptAll {
 pub struct Passwd {
     pub name: Vec<u8>,
     pub uid: u32,
+    pub gid: u32,
     pub dir: Vec<u8>,
+}
+
+/// What qmail-lspawn hands to qmail-local: the user, the uid and gid it
+/// runs as, the home directory, and the dash and extension that choose the
+/// `.qmail` file. From a users/cdb record or from qmail-getpw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub user: Vec<u8>,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: Vec<u8>,
+    pub dash: Vec<u8>,
+    pub ext: Vec<u8>,
 }
 
 /// Everything the check asks the operating system. The server uses
 /// [`system::RealSystem`]; tests use an in-memory fake that also records what
 /// it was asked.
 pub trait System {
-    /// Ok(None) = no such user; Err = temporary failure of the user database.
+    /// Ok(None) = no such user; Err = temporary failure of the user
+    /// database. The name is bytes: qmail passes 8-bit names through.
     fn getpwnam(&mut self, name: &[u8]) -> std::io::Result<Option<Passwd>>;
-    /// The owner uid of PATH (stat, following symlinks); Err carries the errno.
-    fn stat_uid(&mut self, path: &[u8]) -> std::io::Result<u32>;
+    /// stat(2) of PATH, following symbolic links as open(2) and chdir(2)
+    /// do; Err carries the errno.
+    fn stat(&mut self, path: &[u8]) -> std::io::Result<Stat>;
 }
 
 /// The real-recipient check for one SMTP session.
@@ -161,21 +186,31 @@ impl<S: System> Resolver<S> {
         let Some(local) = rewrite::rewrite(&self.routing, &addr, sink) else {
             return Verdict::Accept;
         };
+        // qmail-lspawn: "if (!r[0]) _exit(0)": an empty local name is
+        // reported delivered without running anything.
+        if local.is_empty() {
+            sink(Step::EmptyLocal);
+            return Verdict::Accept;
+        }
 
-        let (home, dash, ext) = match self.users.lookup(&local, sink) {
+        let delivery = match self.users.lookup(&local, sink) {
             Err(_) => return Verdict::CdbTrouble,
-            Ok(users_cdb::Assignment::Short) => return Verdict::Accept,
-            Ok(users_cdb::Assignment::Hit { home, dash, ext }) => (home, dash, ext),
+            Ok(users_cdb::Assignment::Short { key }) => {
+                return defer(Deferral::ShortRecord { key }, sink);
+            }
+            Ok(users_cdb::Assignment::Hit(delivery)) => delivery,
             Ok(users_cdb::Assignment::NotListed) => match getpw::getpw(&mut self.sys, &local, sink)
             {
-                getpw::Found::Home { home, dash, ext } => (home, dash, ext),
-                getpw::Found::Accept => return Verdict::Accept,
-                getpw::Found::Unknown => return Verdict::Unknown,
+                getpw::Found::User(delivery) => delivery,
+                getpw::Found::NoAlias => return defer(Deferral::NoAlias, sink),
                 getpw::Found::Trouble => return Verdict::SysTrouble,
             },
         };
 
-        qmesearch::qmesearch(&mut self.sys, &home, &dash, &ext, sink)
+        if let Some(verdict) = checkhome::checkhome(&mut self.sys, &delivery, sink) {
+            return verdict;
+        }
+        qmesearch::qmesearch(&mut self.sys, &delivery, sink)
     }
 
     /// [`Resolver::explain`] collecting the steps, for the tool and tests.
@@ -184,6 +219,12 @@ impl<S: System> Resolver<S> {
         let verdict = self.explain(addr, &mut |s| steps.push(s));
         (steps, verdict)
     }
+}
+
+/// Reports a deferral as a step and as the verdict.
+fn defer(why: Deferral, sink: &mut dyn FnMut(Step)) -> Verdict {
+    sink(Step::Deferred(why.clone()));
+    Verdict::Defer(why)
 }
 
 impl<S: System> RcptCheck for Resolver<S> {

@@ -121,6 +121,9 @@ fn explain_reports_every_step_in_order() {
                     ext: b"Lust".to_vec()
                 }
             },
+            Step::HomeOk {
+                home: b"/home/joe".to_vec()
+            },
             Step::Qmail {
                 path: b"/home/joe/.qmail-lust".to_vec(),
                 answer: QmailAnswer::Absent
@@ -145,7 +148,10 @@ fn users_cdb_comes_before_passwd() {
             b"+list-:vu:5002:5002:/srv/lists:-::",
         ],
     );
-    let f = fake().file("/srv/lists/.qmail-a-default", 5002);
+    let f = fake()
+        .entry("/srv/joe", Stat::dir(5001, 0o755))
+        .entry("/srv/lists", Stat::dir(5002, 0o755))
+        .file("/srv/lists/.qmail-a-default", 5002);
     let mut r = Resolver::with_users_cdb(routing(), f, &path);
     // Exact record with empty dash: default delivery, never asks passwd.
     assert_eq!(verdict(&mut r, "joe@example.com"), Verdict::Accept);
@@ -181,8 +187,10 @@ fn users_cdb_trouble_and_short_records() {
     let mut r = Resolver::with_users_cdb(routing(), fake(), &path);
     assert_eq!(
         verdict(&mut r, "joe@example.com"),
-        Verdict::Accept,
-        "short record"
+        Verdict::Defer(Deferral::ShortRecord {
+            key: b"!joe\0".to_vec()
+        }),
+        "short record: qmail-lspawn's Internal qmail-lspawn bug."
     );
     assert_eq!(verdict(&mut r, "nobody@example.com"), Verdict::Unknown);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -199,11 +207,18 @@ fn system_trouble() {
 }
 
 #[test]
-fn unreadable_home_accepts_with_a_log_line() {
+fn home_qmail_getpw_cannot_stat_is_no_match_with_a_log_line() {
     let f = fake().stat_error("/home/joe", libc::EACCES);
     let mut r = Resolver::with_users_cdb(routing(), f, no_cdb("e2e-eacces"));
     let (steps, v) = r.explain_steps(b"joe-nothing@example.com");
-    assert_eq!(v, Verdict::Accept);
+    assert_eq!(v, Verdict::Unknown, "on to alias, which has no such file");
+    assert!(
+        steps.contains(&Step::Alias {
+            home: Some(b"/var/qmail/alias".to_vec()),
+            ext: b"joe-nothing".to_vec()
+        }),
+        "{steps:?}"
+    );
     let logs: Vec<_> = steps
         .iter()
         .filter_map(|s| {
@@ -236,7 +251,8 @@ fn nul_is_looked_up_as_lf() {
 }
 
 /// Every path the check stats is a home directory from passwd or a
-/// `.qmail` name directly inside one, whatever the local part holds.
+/// `.qmail` name inside one (no `..` component, no NUL), whatever the
+/// local part holds.
 #[test]
 fn hostile_local_parts_stay_inside_the_home() {
     let homes: &[&[u8]] = &[b"/home/joe", b"/home/vu", b"/var/qmail/alias"];
@@ -273,6 +289,7 @@ fn hostile_local_parts_stay_inside_the_home() {
                 matches!(v, Verdict::Accept | Verdict::Unknown),
                 "{addr:?}: {v:?}"
             );
+
         }
     }
     let asked = &r.system().stat_asked;
@@ -283,7 +300,7 @@ fn hostile_local_parts_stay_inside_the_home() {
                 let mut prefix = home.to_vec();
                 prefix.extend_from_slice(b"/.qmail");
                 path.starts_with(&prefix)
-                    && !path[prefix.len()..].contains(&b'/')
+                    && !path.split(|&b| b == b'/').any(|c| c == b"..")
                     && !path.contains(&0)
             }
         });
@@ -336,6 +353,66 @@ fn check_is_explain() {
             "{addr}"
         );
     }
+}
+
+#[test]
+fn an_empty_local_name_is_delivered_by_qmail_lspawn() {
+    let mut r = Resolver::with_users_cdb(routing(), fake(), no_cdb("e2e-empty"));
+    let (steps, v) = r.explain_steps(b"@example.com");
+    assert_eq!(v, Verdict::Accept);
+    assert_eq!(steps.last(), Some(&Step::EmptyLocal));
+    assert!(r.system().pw_asked.is_empty());
+}
+
+#[test]
+fn no_alias_user_defers() {
+    let f = Fake::new().user("joe", 5001, "/home/joe");
+    let mut r = Resolver::with_users_cdb(routing(), f, no_cdb("e2e-noalias"));
+    assert_eq!(
+        verdict(&mut r, "nobody@example.com"),
+        Verdict::Defer(Deferral::NoAlias)
+    );
+    // A user who is found still gets an answer of its own.
+    assert_eq!(verdict(&mut r, "joe-nope@example.com"), Verdict::Unknown);
+}
+
+#[test]
+fn users_cdb_deliveries_meet_qmail_local_checks() {
+    let dir = tempdir("e2e-cdbhome");
+    let path = dir.join("cdb");
+    newu(
+        &path,
+        &[
+            b"=gone:g:5001:5001:/srv/gone:-::",
+            b"=root:r:0:0:/srv/r:-::",
+            b"=nan:n:x:5:/srv/r:-::",
+            b"=rel:r:5001:5001:srv/r:-::",
+            b"=ok:o:5001:5001:/srv/r:-::",
+        ],
+    );
+    let f = fake()
+        .entry("/srv/r", Stat::dir(0, 0o755))
+        .file("/srv/r/.qmail-", 0);
+    let mut r = Resolver::with_users_cdb(routing(), f, &path);
+    assert_eq!(
+        verdict(&mut r, "gone@example.com"),
+        Verdict::Defer(Deferral::NoHome {
+            home: b"/srv/gone".to_vec(),
+            errno: Some(libc::ENOENT)
+        })
+    );
+    for (name, user) in [("root", "r"), ("nan", "n")] {
+        assert_eq!(
+            verdict(&mut r, &format!("{name}@example.com")),
+            Verdict::Defer(Deferral::Root {
+                user: user.as_bytes().to_vec()
+            }),
+            "{name}"
+        );
+    }
+    assert_eq!(verdict(&mut r, "rel@example.com"), Verdict::Unknown);
+    assert_eq!(verdict(&mut r, "ok@example.com"), Verdict::Accept);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
