@@ -125,7 +125,11 @@ mod tests {
     fn kinds() {
         assert_eq!(Stat::file(1, 0o644).kind(), Kind::Regular);
         assert_eq!(Stat::dir(1, 0o755).kind(), Kind::Directory);
-        let mode = |m| Stat { uid: 0, gid: 0, mode: m };
+        let mode = |m| Stat {
+            uid: 0,
+            gid: 0,
+            mode: m,
+        };
         assert_eq!(mode(0o020666).kind(), Kind::Device);
         assert_eq!(mode(0o060660).kind(), Kind::Device);
         assert_eq!(mode(0o010644).kind(), Kind::Other);

@@ -99,10 +99,12 @@ fn candidate<S: System>(
     sink: &mut dyn FnMut(Step),
 ) -> Candidate {
     let name = local[..end].to_ascii_lowercase();
-    let mut say = |answer| sink(Step::Passwd {
-        name: name.clone(),
-        answer,
-    });
+    let mut say = |answer| {
+        sink(Step::Passwd {
+            name: name.clone(),
+            answer,
+        })
+    };
     if end >= GETPW_USERLEN {
         say(PwAnswer::TooLong);
         return Candidate::Next;
@@ -390,7 +392,10 @@ mod tests {
         let mut f = Fake::new().user("joe", 5001, "/h/joe").alias("/h/alias");
         f.remove_file("/h/joe");
         let (_, steps) = run(&mut f, "joe");
-        assert!(!steps.iter().any(|s| matches!(s, Step::Log(_))), "{steps:?}");
+        assert!(
+            !steps.iter().any(|s| matches!(s, Step::Log(_))),
+            "{steps:?}"
+        );
     }
 
     #[test]
@@ -401,7 +406,10 @@ mod tests {
         let mut steps = Vec::new();
         let found = getpw(&mut f, b"J\xd6Rg-x", &mut |s| steps.push(s));
         assert!(matches!(found, Found::User(_)));
-        assert_eq!(f.pw_asked[..2], [b"j\xd6rg-x".to_vec(), b"j\xd6rg".to_vec()]);
+        assert_eq!(
+            f.pw_asked[..2],
+            [b"j\xd6rg-x".to_vec(), b"j\xd6rg".to_vec()]
+        );
     }
 
     #[test]

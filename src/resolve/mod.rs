@@ -57,8 +57,8 @@ mod fake;
 #[cfg(test)]
 mod tests;
 
-pub use rewrite::Routing;
 pub use access::Stat;
+pub use rewrite::Routing;
 pub use step::{Deferral, PwAnswer, QmailAnswer, Show, Step};
 
 /// What the check concluded for one recipient address.

@@ -366,10 +366,7 @@ mod tests {
         assert_eq!(v, Verdict::Unknown);
         assert_eq!(
             asked(&f),
-            [
-                "/h/joe/.qmail-a/::/::/etc/passwd",
-                "/h/joe/.qmail-default"
-            ]
+            ["/h/joe/.qmail-a/::/::/etc/passwd", "/h/joe/.qmail-default"]
         );
         for p in asked(&f) {
             assert!(p.starts_with("/h/joe/.qmail"), "{p}");

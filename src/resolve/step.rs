@@ -154,7 +154,9 @@ pub enum QmailAnswer {
     /// ENOTDIR or ELOOP: the name leads through a non-directory or a
     /// symbolic link loop; qmail-local's open fails the same way and it
     /// goes on searching.
-    Unreachable { errno: Option<i32> },
+    Unreachable {
+        errno: Option<i32>,
+    },
     /// A directory, FIFO or socket: qmail-local counts only regular files
     /// and goes on searching.
     NotRegular,
@@ -166,9 +168,13 @@ pub enum QmailAnswer {
     Writable,
     /// qmaild may not look (EACCES, or an unexpected error): logged, and
     /// the recipient accepted.
-    Unseen { errno: Option<i32> },
+    Unseen {
+        errno: Option<i32>,
+    },
     /// A temporary failure: qmail-local would defer too.
-    Trouble { errno: Option<i32> },
+    Trouble {
+        errno: Option<i32>,
+    },
 }
 
 /// Why qmail would defer, rather than deliver or bounce, a recipient: each
@@ -276,9 +282,9 @@ impl fmt::Display for Step {
                 "{} is in neither control/locals nor control/virtualdomains: not delivered here, not checked",
                 Show(domain)
             ),
-            Step::EmptyLocal => f.write_str(
-                "empty local name: qmail-lspawn delivers nothing and reports success",
-            ),
+            Step::EmptyLocal => {
+                f.write_str("empty local name: qmail-lspawn delivers nothing and reports success")
+            }
             Step::UsersCdbAbsent => {
                 f.write_str("users/cdb does not exist: asking the system user database")
             }

@@ -289,7 +289,6 @@ fn hostile_local_parts_stay_inside_the_home() {
                 matches!(v, Verdict::Accept | Verdict::Unknown),
                 "{addr:?}: {v:?}"
             );
-
         }
     }
     let asked = &r.system().stat_asked;

@@ -333,12 +333,24 @@ pub(crate) mod tests {
             hit("/h/joe", "-", "w-List-X")
         );
         // "jo" ends in 'o', which is a wildchar (from "+jo"), so "!jo" is tried.
-        assert_eq!(look(&mut u, b"john").0.unwrap().hde(), hit("/h/jo", "-", "phn"));
+        assert_eq!(
+            look(&mut u, b"john").0.unwrap().hde(),
+            hit("/h/jo", "-", "phn")
+        );
         // The bare "!" is always tried.
-        assert_eq!(look(&mut u, b"zed").0.unwrap().hde(), hit("/h/catch", "-", "zed"));
+        assert_eq!(
+            look(&mut u, b"zed").0.unwrap().hde(),
+            hit("/h/catch", "-", "zed")
+        );
         // Upper-case names find lower-cased keys.
-        assert_eq!(look(&mut u, b"JOE").0.unwrap().hde(), hit("/h/joe", "-", "exact"));
-        assert_eq!(look(&mut u, b"JOE-X").0.unwrap().hde(), hit("/h/joe", "-", "w-X"));
+        assert_eq!(
+            look(&mut u, b"JOE").0.unwrap().hde(),
+            hit("/h/joe", "-", "exact")
+        );
+        assert_eq!(
+            look(&mut u, b"JOE-X").0.unwrap().hde(),
+            hit("/h/joe", "-", "w-X")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -379,10 +391,16 @@ pub(crate) mod tests {
             ],
         );
         let mut u = UsersCdb::new(path);
-        assert_eq!(look(&mut u, b"joex").0.unwrap().hde(), hit("/h/joe", "-", "wx"));
+        assert_eq!(
+            look(&mut u, b"joex").0.unwrap().hde(),
+            hit("/h/joe", "-", "wx")
+        );
         // "!joe" as a wildcard also matches L = "joe" itself (i = len - 1),
         // but only when the exact key is missing.
-        assert_eq!(look(&mut u, b"joe").0.unwrap().hde(), hit("/h/joe", "-", "w"));
+        assert_eq!(
+            look(&mut u, b"joe").0.unwrap().hde(),
+            hit("/h/joe", "-", "w")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -543,10 +561,16 @@ pub(crate) mod tests {
         let path = dir.join("cdb");
         newu(&path, &[b"=joe:joe:1:1:/h/joe:-:x:"]);
         let mut u = UsersCdb::new(path.clone());
-        assert_eq!(look(&mut u, b"joe").0.unwrap().hde(), hit("/h/joe", "-", "x"));
+        assert_eq!(
+            look(&mut u, b"joe").0.unwrap().hde(),
+            hit("/h/joe", "-", "x")
+        );
         // Removing the file does not matter to an open session.
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(look(&mut u, b"joe").0.unwrap().hde(), hit("/h/joe", "-", "x"));
+        assert_eq!(
+            look(&mut u, b"joe").0.unwrap().hde(),
+            hit("/h/joe", "-", "x")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
