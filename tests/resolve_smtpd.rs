@@ -100,6 +100,8 @@ const STICKY: u32 = 5020;
 const WRITABLE: u32 = 5021;
 const JORG: u32 = 5022;
 const ALIAS: u32 = 5010;
+const PEE: u32 = 5023;
+const DEE: u32 = 5024;
 
 /// Every rule qmail-lspawn and qmail-local apply before a delivery, with
 /// real files, real getpwnam and the server running as qmaild.
@@ -117,13 +119,24 @@ fn qmail_local_fixture(tag: &str) -> Fixture {
         .dir("homes/jorg", JORG, 0o755)
         .write("homes/jorg/.qmail-x", "./Maildir/\n", JORG)
         .dir("alias", ALIAS, 0o755)
-        .write("alias/.qmail-postmaster", "&joe\n", ALIAS);
+        .write("alias/.qmail-postmaster", "&joe\n", ALIAS)
+        // Behind a directory only qmailp may search: qmail-getpw finds the
+        // user, the check (as qmaild) cannot look: accepted.
+        .dir("qmailp-only", resolve_support::QMAILP, 0o700)
+        .dir("qmailp-only/pee", PEE, 0o755)
+        // Behind a directory only qmaild may search: qmail-getpw does not
+        // find the user, so the name goes to alias: bounced.
+        .dir("qmaild-only", QMAILD, 0o700)
+        .dir("qmaild-only/dee", DEE, 0o755)
+        .write("qmaild-only/dee/.qmail-x", "./Maildir/\n", DEE);
     nix::unistd::mkfifo(
         &f.path("homes/joe/.qmail-fifo"),
         nix::sys::stat::Mode::from_bits_truncate(0o644),
     )
     .unwrap();
     std::os::unix::fs::chown(f.path("homes/joe/.qmail-fifo"), Some(JOE), Some(JOE)).unwrap();
+    f.user("pee", PEE, "qmailp-only/pee")
+        .user("dee", DEE, "qmaild-only/dee");
     f.user("sticky", STICKY, "homes/sticky")
         .user("writable", WRITABLE, "homes/writable")
         .user("alias", ALIAS, "alias");
@@ -168,6 +181,8 @@ fn qmail_local_rules_decide_deliver_defer_bounce() {
         (b"\"\"@example.com", "250 ok"),
         (b"postmaster@example.com", "250 ok"),
         (b"nobody@example.com", "550"),
+        (b"pee-x@example.com", "250 ok"),
+        (b"dee-x@example.com", "550"),
     ];
     let mut input = b"HELO client\r\nMAIL FROM:<sender@remote.example>\r\n".to_vec();
     for (addr, _) in cases {
@@ -241,6 +256,11 @@ fn qmail_local_rules_decide_deliver_defer_bounce() {
     // came); this harness reads stderr lossily.
     want.push(String::from_utf8_lossy(b"realrcptto PID 192.0.2.7 J\xd6RG-x@example.com").into());
     want.push(unknown("nobody"));
+    want.push(format!(
+        "unable to stat {}: access denied",
+        f.p("qmailp-only/pee")
+    ));
+    want.push(unknown("dee-x"));
     assert_eq!(check_lines(&run), want, "{}", run.context);
     // Nothing outside the homes was looked at: no stat line names /etc.
     assert!(!run.stderr.contains("/etc/passwd:"), "{}", run.context);

@@ -79,7 +79,7 @@ pub fn checkhome<S: System>(
     };
     let why = if st.kind() != Kind::Directory {
         Some(no_home(libc::ENOTDIR))
-    } else if !st.allows(d.uid, d.gid, access::SEARCH) {
+    } else if !st.allows(d.uid, d.gid, access::SEARCH) || !may_pass(sys, d, ancestors(&d.home)) {
         Some(no_home(libc::EACCES))
     } else if st.mode & access::PATRN != 0 {
         Some(Deferral::HomeWritable {
@@ -101,6 +101,35 @@ pub fn checkhome<S: System>(
             None
         }
     }
+}
+
+/// The directories a path goes through: `/`, `/a`, `/a/b` for `/a/b/c`.
+fn ancestors(path: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let slashes = path.iter().enumerate().filter(|&(_, &b)| b == b'/');
+    slashes.map(move |(i, _)| if i == 0 { &path[..1] } else { &path[..i] })
+}
+
+/// Whether the delivering user may search every one of these directories
+/// (path resolution needs it, for chdir and open alike). They are looked at
+/// in order up to the first the check cannot stat or that is not a
+/// directory: beyond it nothing exists, and the look at the whole path
+/// answers for it.
+pub(super) fn may_pass<'a, S: System>(
+    sys: &mut S,
+    d: &Delivery,
+    dirs: impl Iterator<Item = &'a [u8]>,
+) -> bool {
+    for dir in dirs {
+        match sys.stat(dir) {
+            Ok(st) if st.kind() == Kind::Directory => {
+                if !st.allows(d.uid, d.gid, access::SEARCH) {
+                    return false;
+                }
+            }
+            _ => break,
+        }
+    }
+    true
 }
 
 /// The patch's `unable to stat PATH: REASON` log line.
@@ -217,6 +246,21 @@ mod tests {
             no_home(libc::EACCES),
             "the user may not search it"
         );
+        // Nor a directory on the way to it: chdir needs them all.
+        let mut f = Fake::new()
+            .entry("/h", Stat::dir(0, 0o710))
+            .entry("/h/joe", Stat::dir(5001, 0o755));
+        assert_eq!(
+            deferred(run(&mut f, &delivery(5001, "/h/joe")).0),
+            no_home(libc::EACCES),
+            "the user may not search /h"
+        );
+        let mut f = Fake::new()
+            .entry("/", Stat::dir(0, 0o755))
+            .entry("/h", Stat::dir(0, 0o711))
+            .entry("/h/joe", Stat::dir(5001, 0o700));
+        assert_eq!(run(&mut f, &delivery(5001, "/h/joe")).0, None);
+        assert_eq!(f.stat_asked, [&b"/h/joe"[..], b"/", b"/h"]);
     }
 
     #[test]

@@ -38,6 +38,14 @@ impl Fake {
         self.user("alias", 7790, home)
     }
 
+    /// Gives an existing user another gid.
+    pub fn pw_gid(mut self, name: &str, gid: u32) -> Fake {
+        if let Some(Ok(pw)) = self.users.get_mut(name.as_bytes()) {
+            pw.gid = gid;
+        }
+        self
+    }
+
     pub fn pw_error(mut self, name: &str, errno: i32) -> Fake {
         self.users.insert(name.into(), Err(errno));
         self
@@ -64,6 +72,21 @@ impl Fake {
     }
 }
 
+impl Fake {
+    /// Whether some known path lies below `dir`.
+    fn holds(&self, dir: &[u8]) -> bool {
+        self.files
+            .keys()
+            .chain(
+                self.users
+                    .values()
+                    .filter_map(|u| u.as_ref().ok())
+                    .map(|u| &u.dir),
+            )
+            .any(|p| p.len() > dir.len() && p.starts_with(dir) && p[dir.len()] == b'/')
+    }
+}
+
 impl System for Fake {
     fn getpwnam(&mut self, name: &[u8]) -> io::Result<Option<Passwd>> {
         self.pw_asked.push(name.to_vec());
@@ -75,7 +98,8 @@ impl System for Fake {
     }
 
     /// Unknown paths do not exist, except that, like Linux, a path
-    /// component longer than 255 bytes gives ENAMETOOLONG.
+    /// component longer than 255 bytes gives ENAMETOOLONG, and that the
+    /// directories above known paths exist.
     fn stat(&mut self, path: &[u8]) -> io::Result<Stat> {
         self.stat_asked.push(path.to_vec());
         match self.files.get(path) {
@@ -84,6 +108,8 @@ impl System for Fake {
             None if path.split(|&b| b == b'/').any(|c| c.len() > 255) => {
                 Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG))
             }
+            // "/" and every directory above a known file: root's, 0755.
+            None if path == b"/" || self.holds(path) => Ok(Stat::dir(0, 0o755)),
             None => Err(io::Error::from_raw_os_error(libc::ENOENT)),
         }
     }

@@ -11,17 +11,30 @@
 //! find alias user!", which qmail-lspawn reports as a temporary failure:
 //! qmail defers.
 //!
-//! qmail-lspawn runs qmail-getpw as the unprivileged qmailp, so its
-//! `stat(home)` fails with EACCES for a home behind a directory qmailp may
-//! not search, and then that name does not match: the search goes on to
-//! shorter names and to `alias`. The check runs unprivileged too (as
-//! qmaild) and does the same, logging `unable to stat HOME: REASON` for an
-//! error other than "does not exist". A temporary error is a 421, where
-//! qmail-getpw would exit 111.
+//! qmail-lspawn runs qmail-getpw as the unprivileged qmailp (with the
+//! group nofiles only), so a home directory behind a directory qmailp may
+//! not search does not match: its `stat` fails, and the search goes on to
+//! shorter names and to `alias`. The check runs as qmaild, who may see
+//! more or less than qmailp, so it judges qmailp's view from the modes of
+//! the home's ancestors (qmailp's uid and passwd gid, nofiles in every
+//! standard install):
+//! - qmaild can stat the home, but qmailp may not reach it: no match, as
+//!   for qmail-getpw;
+//! - qmaild cannot stat it (EACCES) and qmailp may not reach it either:
+//!   no match, logged `unable to stat HOME: REASON`;
+//! - qmaild cannot stat it but qmailp might (or there is no qmailp user to
+//!   judge by): qmail-getpw may well take this user, whose home the check
+//!   cannot see: accepted, and logged.
+//!
+//! A temporary error is a 421, where qmail-getpw would exit 111.
 
+use super::access::{self, Kind};
 use super::errstr::{error_str, is_temporary};
 use super::{Delivery, PwAnswer, Step, System};
 use nix::libc;
+
+/// The user qmail-lspawn runs qmail-getpw as (qmail's `auto_userp`).
+pub const QMAILP_USER: &[u8] = b"qmailp";
 
 /// qmail-getpw's user name buffer: names must be shorter than this.
 pub const GETPW_USERLEN: usize = 32;
@@ -37,6 +50,8 @@ pub enum Found {
     User(Delivery),
     /// No account and no `alias` user: qmail defers.
     NoAlias,
+    /// A home the check cannot see that qmail-getpw might: accept.
+    Unseen,
     /// The user database or a home directory failed temporarily: 421.
     Trouble,
 }
@@ -136,6 +151,10 @@ fn candidate<S: System>(
     }
     match sys.stat(&home) {
         Ok(st) if st.uid == uid => {
+            if qmailp_reach(sys, &home) == Reach::No {
+                say(PwAnswer::HiddenFromQmailp { uid, home });
+                return Candidate::Next;
+            }
             let (dash, ext) = if end == local.len() {
                 (Vec::new(), Vec::new())
             } else {
@@ -173,6 +192,12 @@ fn candidate<S: System>(
                 });
                 Candidate::Done(Found::Trouble)
             }
+            Some(libc::EACCES) if qmailp_reach(sys, &home) != Reach::No => {
+                let line = unable_to_stat(&home, Some(libc::EACCES));
+                say(PwAnswer::HomeUnseen { uid, home });
+                sink(Step::Log(line.unwrap_or_default()));
+                Candidate::Done(Found::Unseen)
+            }
             errno => {
                 let line = unable_to_stat(&home, errno);
                 say(PwAnswer::HomeMissing { uid, home, errno });
@@ -183,6 +208,40 @@ fn candidate<S: System>(
             }
         },
     }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Reach {
+    /// qmailp may search every directory on the way.
+    Yes,
+    /// Some directory on the way stops qmailp.
+    No,
+    /// The check cannot tell (it cannot see that far, or there is no
+    /// qmailp user).
+    Unknown,
+}
+
+/// Whether qmail-getpw, running as qmailp, could get as far as `home`:
+/// search permission on each of its ancestors, read from their modes.
+fn qmailp_reach<S: System>(sys: &mut S, home: &[u8]) -> Reach {
+    let Ok(Some(qmailp)) = sys.getpwnam(QMAILP_USER) else {
+        return Reach::Unknown;
+    };
+    let slashes = home.iter().enumerate().filter(|&(_, &b)| b == b'/');
+    for (i, _) in slashes {
+        let dir = if i == 0 { &home[..1] } else { &home[..i] };
+        match sys.stat(dir) {
+            Ok(st) if st.kind() == Kind::Directory => {
+                if !st.allows(qmailp.uid, qmailp.gid, access::SEARCH) {
+                    return Reach::No;
+                }
+            }
+            // Not a directory: nobody gets through.
+            Ok(_) => return Reach::No,
+            Err(_) => return Reach::Unknown,
+        }
+    }
+    Reach::Yes
 }
 
 /// The patch's `unable to stat PATH: REASON` line, for a failure that is
@@ -202,6 +261,7 @@ fn unable_to_stat(path: &[u8], errno: Option<i32>) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resolve::Stat;
     use crate::resolve::fake::Fake;
 
     /// What qmail-getpw found: home, dash and extension of the chosen user,
@@ -210,6 +270,7 @@ mod tests {
     enum Got {
         Home(Vec<u8>, Vec<u8>, Vec<u8>),
         NoAlias,
+        Unseen,
         Trouble,
     }
 
@@ -219,6 +280,7 @@ mod tests {
         let got = match found {
             Found::User(d) => Got::Home(d.home, d.dash, d.ext),
             Found::NoAlias => Got::NoAlias,
+            Found::Unseen => Got::Unseen,
             Found::Trouble => Got::Trouble,
         };
         (got, steps)
@@ -228,9 +290,11 @@ mod tests {
         Got::Home(home.into(), dash.into(), ext.into())
     }
 
+    /// The candidate names asked (not the look-up of qmailp itself).
     fn names_asked(fake: &Fake) -> Vec<String> {
         fake.pw_asked
             .iter()
+            .filter(|n| n.as_slice() != QMAILP_USER)
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .collect()
     }
@@ -333,7 +397,7 @@ mod tests {
             .user("ann", 5002, "/h/ann")
             .user("bob", 5003, "/h/bob")
             .alias("/h/alias")
-            .entry("/h/ann", crate::resolve::Stat::dir(9999, 0o755));
+            .entry("/h/ann", Stat::dir(9999, 0o755));
         f.remove_file("/h/bob");
         assert_eq!(run(&mut f, "joe-x").0, home("/h/joe", "-", "x"));
         let (found, steps) = run(&mut f, "ann-x");
@@ -364,16 +428,27 @@ mod tests {
         );
     }
 
-    /// qmail-getpw runs unprivileged: a home it may not stat is not a
-    /// match, and the search goes on (here to alias), with a log line.
+    /// qmailp: uid 7791, gid 7792 (nofiles).
+    fn with_qmailp(f: Fake) -> Fake {
+        f.entry("/var/qmail", Stat::dir(0, 0o755))
+            .user("qmailp", 7791, "/var/qmail")
+            .pw_gid("qmailp", 7792)
+    }
+
+    /// qmail-getpw runs as qmailp: a home behind a directory qmailp may not
+    /// search is not a match, and the search goes on (here to alias), with a
+    /// log line when the check could not stat it either.
     #[test]
-    fn home_we_may_not_look_at_is_no_match_and_logged() {
-        let mut f = Fake::new()
-            .user("joe", 5001, "/h/joe")
-            .alias("/h/alias")
-            .stat_error("/h/joe", libc::EACCES);
+    fn home_qmailp_cannot_reach_is_no_match_and_logged() {
+        let mut f = with_qmailp(
+            Fake::new()
+                .user("joe", 5001, "/h/joe")
+                .alias("/a/alias")
+                .entry("/h", Stat::dir(0, 0o700))
+                .stat_error("/h/joe", libc::EACCES),
+        );
         let (found, steps) = run(&mut f, "joe-x");
-        assert_eq!(found, home("/h/alias", "-", "joe-x"));
+        assert_eq!(found, home("/a/alias", "-", "joe-x"));
         assert_eq!(
             steps[1..3],
             [
@@ -396,6 +471,62 @@ mod tests {
             !steps.iter().any(|s| matches!(s, Step::Log(_))),
             "{steps:?}"
         );
+    }
+
+    /// The check sees the home, qmailp would not: qmail-getpw skips it.
+    #[test]
+    fn home_only_the_check_can_reach_is_no_match() {
+        let mut f = with_qmailp(
+            Fake::new()
+                .user("joe", 5001, "/h/joe")
+                .alias("/a/alias")
+                .entry("/h", Stat::dir(5009, 0o700)),
+        );
+        let (found, steps) = run(&mut f, "joe-x");
+        assert_eq!(found, home("/a/alias", "-", "joe-x"));
+        assert_eq!(
+            steps[1],
+            Step::Passwd {
+                name: b"joe".to_vec(),
+                answer: PwAnswer::HiddenFromQmailp {
+                    uid: 5001,
+                    home: b"/h/joe".to_vec()
+                }
+            }
+        );
+        // Through the group nofiles qmailp gets in.
+        let mut f = with_qmailp(Fake::new().user("joe", 5001, "/h/joe").entry(
+            "/h",
+            Stat {
+                uid: 0,
+                gid: 7792,
+                mode: 0o040710,
+            },
+        ));
+        assert_eq!(run(&mut f, "joe-x").0, home("/h/joe", "-", "x"));
+    }
+
+    /// The check cannot see the home but qmailp might (or there is no
+    /// qmailp to judge by): qmail-getpw may take this user: accept.
+    #[test]
+    fn home_qmailp_may_see_but_the_check_cannot_is_accepted() {
+        for f in [
+            with_qmailp(Fake::new()),
+            Fake::new(), // no qmailp user
+        ] {
+            let mut f = f
+                .user("joe", 5001, "/h/joe")
+                .alias("/a/alias")
+                .entry("/h", Stat::dir(7791, 0o700))
+                .stat_error("/h/joe", libc::EACCES);
+            let (found, steps) = run(&mut f, "joe-x");
+            assert_eq!(found, Got::Unseen);
+            assert_eq!(
+                steps.last(),
+                Some(&Step::Log(b"unable to stat /h/joe: access denied".to_vec()))
+            );
+            assert!(!f.pw_asked.contains(&b"alias".to_vec()));
+        }
     }
 
     #[test]
@@ -430,13 +561,7 @@ mod tests {
             assert_eq!(run(&mut f, "joe").0, Got::Trouble, "errno {errno}");
         }
         // Errors that are not temporary mean "no such home": next candidate.
-        for errno in [
-            libc::ENOTDIR,
-            libc::ELOOP,
-            libc::ENAMETOOLONG,
-            libc::EACCES,
-            libc::EPERM,
-        ] {
+        for errno in [libc::ENOTDIR, libc::ELOOP, libc::ENAMETOOLONG, libc::EPERM] {
             let mut f = Fake::new()
                 .user("joe", 5001, "/h/joe")
                 .alias("/h/a")

@@ -203,6 +203,7 @@ impl<S: System> Resolver<S> {
             {
                 getpw::Found::User(delivery) => delivery,
                 getpw::Found::NoAlias => return defer(Deferral::NoAlias, sink),
+                getpw::Found::Unseen => return Verdict::Accept,
                 getpw::Found::Trouble => return Verdict::SysTrouble,
             },
         };

@@ -14,7 +14,7 @@
 //! - it does not exist (ENOENT), or cannot (ENOTDIR, ELOOP,
 //!   ENAMETOOLONG): go on;
 //! - the user may not read it: qmail-local defers ("Unable to open");
-//! - a directory, FIFO or socket: not a regular file, go on;
+//! - a directory, device, FIFO or socket: not a regular file, go on;
 //! - a regular file writable by others: defers ("Uh-oh: .qmail file is
 //!   writable.");
 //! - a regular file: used. What it says is not read here: it exists, so
@@ -31,7 +31,7 @@
 //! name starts with `.qmail` inside the home.
 
 use super::access::{self, Kind};
-use super::checkhome::{temporary, unable_to_stat};
+use super::checkhome::{may_pass, temporary, unable_to_stat};
 use super::{Deferral, Delivery, QmailAnswer, Step, System, Verdict, defer};
 use nix::libc;
 
@@ -102,6 +102,21 @@ fn look<S: System>(sys: &mut S, d: &Delivery, path: &[u8], sink: &mut dyn FnMut(
         path: path.to_vec(),
         answer,
     };
+    // A name with '/' goes through directories inside the home: qmail-local
+    // needs search permission on each (the home itself was checked).
+    let inner = path[d.home.len() + 1..]
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'/')
+        .map(|(i, _)| &path[..d.home.len() + 1 + i]);
+    if !may_pass(sys, d, inner) {
+        sink(qmail(QmailAnswer::Unreadable));
+        let why = Deferral::QmailUnopenable {
+            path: path.to_vec(),
+            errno: Some(libc::EACCES),
+        };
+        return Look::Done(defer(why, sink));
+    }
     let st = match sys.stat(path) {
         Ok(st) => st,
         Err(e) => {
@@ -136,11 +151,9 @@ fn look<S: System>(sys: &mut S, d: &Delivery, path: &[u8], sink: &mut dyn FnMut(
         return Look::Done(defer(why, sink));
     }
     match st.kind() {
-        Kind::Directory | Kind::Other => Look::Next(QmailAnswer::NotRegular),
-        Kind::Device => {
-            sink(qmail(QmailAnswer::Device));
-            Look::Done(Verdict::Accept)
-        }
+        // A device opens like any file (/dev/null, say): qmail-local sees
+        // it is not regular and goes on, as for directories and FIFOs.
+        Kind::Directory | Kind::Device | Kind::Other => Look::Next(QmailAnswer::NotRegular),
         Kind::Regular if st.mode & access::PATRN != 0 => {
             sink(qmail(QmailAnswer::Writable));
             let why = Deferral::QmailWritable {
@@ -359,14 +372,29 @@ mod tests {
             .entry("/h/joe/.qmail-dir", Stat::dir(JOE, 0o755))
             .file("/h/joe/.qmail-dir/x", JOE);
         assert_eq!(run(&mut f, "-", "dir/x").0, Verdict::Accept);
-        assert_eq!(asked(&f), ["/h/joe/.qmail-dir/x"]);
+        assert_eq!(asked(&f), ["/h/joe/.qmail-dir", "/h/joe/.qmail-dir/x"]);
+
+        // A directory on the way that the user may not search: qmail-local's
+        // open fails with EACCES and it defers, though qmaild sees no file.
+        let mut f = Fake::new().entry("/h/joe/.qmail-dir", Stat::dir(JOE, 0o601));
+        assert_eq!(
+            deferred(run(&mut f, "-", "dir/y").0),
+            Deferral::QmailUnopenable {
+                path: b"/h/joe/.qmail-dir/y".to_vec(),
+                errno: Some(libc::EACCES)
+            }
+        );
 
         let mut f = Fake::new().file("/etc/passwd", 0).file("/h/passwd", 0);
         let (v, _) = run(&mut f, "-", "a/../../etc/passwd");
         assert_eq!(v, Verdict::Unknown);
         assert_eq!(
             asked(&f),
-            ["/h/joe/.qmail-a/::/::/etc/passwd", "/h/joe/.qmail-default"]
+            [
+                "/h/joe/.qmail-a",
+                "/h/joe/.qmail-a/::/::/etc/passwd",
+                "/h/joe/.qmail-default"
+            ]
         );
         for p in asked(&f) {
             assert!(p.starts_with("/h/joe/.qmail"), "{p}");
@@ -399,14 +427,15 @@ mod tests {
                 answer: QmailAnswer::NotRegular
             }
         );
-        // A device: its open is up to the driver; accepted.
+        // A device (a symbolic link to /dev/null, say) opens, and is not
+        // a regular file either.
         let null = Stat {
             uid: 0,
             gid: 0,
             mode: 0o020666,
         };
         let mut f = Fake::new().entry("/h/joe/.qmail-x", null);
-        assert_eq!(run(&mut f, "-", "x").0, Verdict::Accept);
+        assert_eq!(run(&mut f, "-", "x").0, Verdict::Unknown);
     }
 
     #[test]

@@ -128,6 +128,19 @@ pub enum PwAnswer {
         home: Vec<u8>,
         errno: Option<i32>,
     },
+    /// The home directory exists and belongs to the user, but qmail-getpw,
+    /// running as qmailp, may not search a directory on the way to it, so
+    /// for qmail this name does not match.
+    HiddenFromQmailp {
+        uid: u32,
+        home: Vec<u8>,
+    },
+    /// qmaild may not look at the home (EACCES) but qmail-getpw, as
+    /// qmailp, might: nothing can be proved. Accepted.
+    HomeUnseen {
+        uid: u32,
+        home: Vec<u8>,
+    },
     /// The home directory lookup failed temporarily: 421.
     HomeTrouble {
         uid: u32,
@@ -157,11 +170,9 @@ pub enum QmailAnswer {
     Unreachable {
         errno: Option<i32>,
     },
-    /// A directory, FIFO or socket: qmail-local counts only regular files
-    /// and goes on searching.
+    /// A directory, device, FIFO or socket: qmail-local counts only
+    /// regular files and goes on searching.
     NotRegular,
-    /// A device: what opening it does is up to its driver. Accepted.
-    Device,
     /// The user may not read it: qmail-local defers.
     Unreadable,
     /// Group- or other-writable: qmail-local defers.
@@ -395,6 +406,16 @@ fn fmt_passwd(f: &mut fmt::Formatter<'_>, name: &[u8], answer: &PwAnswer) -> fmt
                 reason(*errno)
             )
         }
+        PwAnswer::HiddenFromQmailp { uid, home } => write!(
+            f,
+            "passwd: {name} (uid {uid}): home {}: qmail-getpw runs as qmailp, which may not search a directory on the way: no match",
+            Show(home)
+        ),
+        PwAnswer::HomeUnseen { uid, home } => write!(
+            f,
+            "passwd: {name} (uid {uid}): home {}: access denied, but qmail-getpw (as qmailp) may see it: cannot check, accepted",
+            Show(home)
+        ),
         PwAnswer::HomeTrouble { uid, home, errno } => write!(
             f,
             "passwd: {name} (uid {uid}): home {}: {} (temporary)",
@@ -428,7 +449,6 @@ fn fmt_qmail(f: &mut fmt::Formatter<'_>, path: &[u8], answer: &QmailAnswer) -> f
         QmailAnswer::NotRegular => {
             write!(f, "{path}: not a regular file: qmail-local does not use it")
         }
-        QmailAnswer::Device => write!(f, "{path}: a device: cannot check, accepted"),
         QmailAnswer::Unreadable => write!(f, "{path}: the user may not read it"),
         QmailAnswer::Writable => write!(f, "{path}: writable by group or others"),
         QmailAnswer::Unseen { errno } => {

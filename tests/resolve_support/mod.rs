@@ -15,6 +15,10 @@ use std::process::Command;
 pub const TOOL: &str = env!("CARGO_BIN_EXE_qmail-realrcptto");
 pub const SMTPD: &str = env!("CARGO_BIN_EXE_qmail-smtpd");
 
+/// qmailp's uid and the nofiles gid in every fixture passwd.
+pub const QMAILP: u32 = 5011;
+pub const NOFILES: u32 = 5012;
+
 /// Why the namespace tests cannot run here, if they cannot.
 pub fn cannot_run_as_root() -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
@@ -67,7 +71,12 @@ impl Fixture {
         }
         Fixture {
             root,
-            passwd: vec![b"root:x:0:0:root:/root:/bin/sh".to_vec()],
+            // qmailp: the user qmail-getpw runs as (group 5012 for nofiles),
+            // whose view of home directories the check follows.
+            passwd: vec![
+                b"root:x:0:0:root:/root:/bin/sh".to_vec(),
+                format!("qmailp:x:{QMAILP}:{NOFILES}::/var/qmail:/bin/sh").into_bytes(),
+            ],
         }
     }
 
