@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 pub mod addr;
+pub mod cdb;
 pub mod command;
 pub mod control;
 pub mod data;

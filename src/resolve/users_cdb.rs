@@ -11,13 +11,15 @@
 //!   "wildchars"), so most prefixes need no lookup at all.
 //!
 //! The file is opened once per session, on first use, and every question is
-//! a hashed cdb lookup: nothing is scanned. A users/cdb replaced by
+//! a hashed cdb lookup of a few positioned reads ([`crate::cdb`]): nothing
+//! is scanned or mapped, so memory does not grow with the file. A users/cdb replaced by
 //! qmail-newu during a session is seen by the next session.
 
 use std::io;
 use std::path::PathBuf;
 
 use super::{Delivery, Step};
+use crate::cdb::Cdb;
 
 /// What users/cdb says about a local name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +37,7 @@ pub enum Assignment {
 enum State {
     Unopened,
     Absent,
-    Open { cdb: cdb2::CDB, wildchars: Vec<u8> },
+    Open { cdb: Cdb, wildchars: Vec<u8> },
 }
 
 /// The session's handle on users/cdb.
@@ -60,7 +62,7 @@ impl UsersCdb {
         if !matches!(self.state, State::Unopened) {
             return Ok(());
         }
-        let cdb = match cdb2::CDB::open(&self.path) {
+        let cdb = match Cdb::open(&self.path) {
             Ok(cdb) => cdb,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.state = State::Absent;
@@ -68,8 +70,8 @@ impl UsersCdb {
             }
             Err(e) => return Err(e),
         };
-        let wildchars = match cdb.get(b"") {
-            Some(value) => value?,
+        let wildchars = match cdb.get(b"")? {
+            Some(value) => value,
             None => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -110,9 +112,9 @@ impl UsersCdb {
                 continue;
             }
             let value = match cdb.get(&key[..i]) {
-                None => continue,
-                Some(Ok(value)) => value,
-                Some(Err(e)) => {
+                Ok(None) => continue,
+                Ok(Some(value)) => value,
+                Err(e) => {
                     sink(Step::UsersCdbTrouble {
                         error: describe(&e),
                     });
