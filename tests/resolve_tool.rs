@@ -153,6 +153,7 @@ address: wild-ok@virt.example
   {home}/.qmail-v-wild-ok: does not exist
   {home}/.qmail-v-wild-default: does not exist
   {home}/.qmail-v-default: exists
+  {home}/.qmail-v-default: line \"./Maildir/\": a file delivery: accepted
 reply: {OK}
 address: Wild-OK@example.com
   after qmail-send's rewriting: Wild-OK@example.com
@@ -160,6 +161,7 @@ address: Wild-OK@example.com
   users/cdb: wildcard record \"!wild-\": user joe (uid {JOE}), home {home}, dash \"-\", extension \"w-OK\"
   home {home}: the user can enter it; not writable by others, not sticky
   {home}/.qmail-w-ok: exists
+  {home}/.qmail-w-ok: line \"./Maildir/\": a file delivery: accepted
 reply: {OK}
 "
     );

@@ -12,7 +12,8 @@
 //! It runs the very code qmail-smtpd runs ([`Resolver::explain`]), from the
 //! qmail home (`$QMAILHOME`, else /var/qmail). Run it as the qmaild user to
 //! see exactly what the server sees; as root it may find files qmaild
-//! cannot look at. The check is always on here: NOREALRCPTTO is ignored.
+//! cannot look at. The check is always on here: NOREALRCPTTO is ignored;
+//! NODOTQMAIL and DOTQMAILFAIL are honoured as by the server.
 //!
 //! Exit status: 0 all accepted, 100 some recipient unknown (or bad usage),
 //! 111 a temporary failure or a recipient qmail would defer (which wins).
@@ -116,7 +117,9 @@ fn main() -> ExitCode {
     };
     warn_about_assign();
 
-    let mut resolver = Resolver::new(routing, RealSystem);
+    let mut resolver = Resolver::new(routing, RealSystem::default()).with_options(
+        qmail_smtpd::server::check_options(&qmail_smtpd::smtpd::ProcessEnv),
+    );
     let mut status = 0;
     let mut out = io::stdout().lock();
     for addr in &addrs {

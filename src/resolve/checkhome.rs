@@ -160,6 +160,8 @@ mod tests {
             home: home.into(),
             dash: b"-".to_vec(),
             ext: b"x".to_vec(),
+            local: b"joe-x".to_vec(),
+            host: b"example.com".to_vec(),
         }
     }
 

@@ -7,10 +7,16 @@ use std::io;
 use super::{Passwd, Stat, System};
 use nix::libc;
 
+/// A cdb file's records, key to data.
+type Records = HashMap<Vec<u8>, Vec<u8>>;
+
 #[derive(Default)]
 pub struct Fake {
     users: HashMap<Vec<u8>, Result<Passwd, i32>>,
     files: HashMap<Vec<u8>, Result<Stat, i32>>,
+    contents: HashMap<Vec<u8>, Result<Vec<u8>, i32>>,
+    cdbs: HashMap<Vec<u8>, Result<Records, i32>>,
+    pub read_asked: Vec<Vec<u8>>,
     pub pw_asked: Vec<Vec<u8>>,
     pub stat_asked: Vec<Vec<u8>>,
 }
@@ -62,9 +68,43 @@ impl Fake {
         self
     }
 
+    /// A regular file (0644, owned by `owner`) with these contents.
+    pub fn text(mut self, path: &str, owner: u32, contents: &str) -> Fake {
+        self.contents.insert(path.into(), Ok(contents.into()));
+        self.file(path, owner)
+    }
+
+    /// Reading PATH fails with this errno (its stat still succeeds).
+    pub fn read_error(mut self, path: &str, errno: i32) -> Fake {
+        self.contents.insert(path.into(), Err(errno));
+        self
+    }
+
+    /// A cdb file with these records.
+    pub fn cdb(mut self, path: &str, records: &[(&[u8], &[u8])]) -> Fake {
+        let map = records
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect();
+        self.cdbs.insert(path.into(), Ok(map));
+        self.file(path, 0)
+    }
+
+    /// Reading the cdb file PATH fails with this errno.
+    pub fn cdb_error(mut self, path: &str, errno: i32) -> Fake {
+        self.cdbs.insert(path.into(), Err(errno));
+        self
+    }
+
     pub fn stat_error(mut self, path: &str, errno: i32) -> Fake {
         self.files.insert(path.into(), Err(errno));
         self
+    }
+
+    /// Takes a cdb file away (it no longer exists).
+    pub fn remove_cdb(&mut self, path: &str) {
+        self.cdbs.remove(path.as_bytes());
+        self.files.remove(path.as_bytes());
     }
 
     pub fn remove_file(&mut self, path: &str) {
@@ -110,6 +150,25 @@ impl System for Fake {
             }
             // "/" and every directory above a known file: root's, 0755.
             None if path == b"/" || self.holds(path) => Ok(Stat::dir(0, 0o755)),
+            None => Err(io::Error::from_raw_os_error(libc::ENOENT)),
+        }
+    }
+
+    fn read_small(&mut self, path: &[u8], max: usize) -> io::Result<Option<Vec<u8>>> {
+        self.read_asked.push(path.to_vec());
+        match self.contents.get(path) {
+            Some(Ok(c)) => Ok((c.len() <= max).then(|| c.clone())),
+            Some(Err(errno)) => Err(io::Error::from_raw_os_error(*errno)),
+            None if self.files.contains_key(path) => Ok(Some(Vec::new())),
+            None => Err(io::Error::from_raw_os_error(libc::ENOENT)),
+        }
+    }
+
+    fn cdb_get(&mut self, path: &[u8], key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        self.read_asked.push(path.to_vec());
+        match self.cdbs.get(path) {
+            Some(Ok(map)) => Ok(map.get(key).cloned()),
+            Some(Err(errno)) => Err(io::Error::from_raw_os_error(*errno)),
             None => Err(io::Error::from_raw_os_error(libc::ENOENT)),
         }
     }

@@ -80,6 +80,8 @@ pub fn getpw<S: System>(sys: &mut S, local: &[u8], sink: &mut dyn FnMut(Step)) -
                 home: pw.dir,
                 dash: b"-".to_vec(),
                 ext: local.to_vec(),
+                local: Vec::new(),
+                host: Vec::new(),
             })
         }
         Ok(None) => {
@@ -173,6 +175,8 @@ fn candidate<S: System>(
                 home,
                 dash,
                 ext,
+                local: Vec::new(),
+                host: Vec::new(),
             }))
         }
         Ok(st) => {

@@ -44,13 +44,16 @@ use std::path::PathBuf;
 pub mod access;
 mod cache;
 pub mod checkhome;
+pub mod dotqmail;
 pub mod errstr;
+pub mod fastforward;
 pub mod getpw;
 pub mod qmesearch;
 pub mod rewrite;
 mod step;
 pub mod system;
 pub mod users_cdb;
+pub mod vpopmail;
 
 #[cfg(test)]
 mod fake;
@@ -114,6 +117,32 @@ pub struct Delivery {
     pub home: Vec<u8>,
     pub dash: Vec<u8>,
     pub ext: Vec<u8>,
+    /// qmail-local's `local` and `host` arguments (`$LOCAL`, `$HOST`; with
+    /// them `$RECIPIENT` is `local@host`): the rewritten address split at
+    /// its last `@`. Filled in after users/cdb or qmail-getpw.
+    pub local: Vec<u8>,
+    pub host: Vec<u8>,
+}
+
+/// Switches of the check, from the environment.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Read the `.qmail` file qmail-local would use and refuse what it
+    /// provably bounces (off: `NODOTQMAIL`).
+    pub dotqmail: bool,
+    /// When a database such a file points to cannot be read (a
+    /// vpasswd.cdb, a fastforward cdb): accept instead of answering 451
+    /// (`DOTQMAILFAIL=accept`).
+    pub fail_accept: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            dotqmail: true,
+            fail_accept: false,
+        }
+    }
 }
 
 /// Everything the check asks the operating system. The server uses
@@ -126,6 +155,12 @@ pub trait System {
     /// stat(2) of PATH, following symbolic links as open(2) and chdir(2)
     /// do; Err carries the errno.
     fn stat(&mut self, path: &[u8]) -> std::io::Result<Stat>;
+    /// The contents of the file PATH if it holds at most `max` bytes;
+    /// Ok(None) when it is longer (read no further).
+    fn read_small(&mut self, path: &[u8], max: usize) -> std::io::Result<Option<Vec<u8>>>;
+    /// The data of the first record with KEY in the cdb file PATH;
+    /// Ok(None) when there is none. A missing file is Err(NotFound).
+    fn cdb_get(&mut self, path: &[u8], key: &[u8]) -> std::io::Result<Option<Vec<u8>>>;
 }
 
 /// The real-recipient check for one SMTP session.
@@ -135,6 +170,7 @@ pub trait System {
 /// caches are bounded so a long session cannot grow them without limit.
 pub struct Resolver<S: System> {
     routing: Routing,
+    options: Options,
     sys: cache::Cached<S>,
     users: users_cdb::UsersCdb,
 }
@@ -150,9 +186,16 @@ impl<S: System> Resolver<S> {
     pub fn with_users_cdb(routing: Routing, sys: S, path: impl Into<PathBuf>) -> Self {
         Resolver {
             routing,
+            options: Options::default(),
             sys: cache::Cached::new(sys),
             users: users_cdb::UsersCdb::new(path.into()),
         }
+    }
+
+    /// The same resolver with these switches.
+    pub fn with_options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
     }
 
     /// The routing tables the resolver was built with.
@@ -183,7 +226,7 @@ impl<S: System> Resolver<S> {
             Cow::Borrowed(addr)
         };
 
-        let Some(local) = rewrite::rewrite(&self.routing, &addr, sink) else {
+        let Some((local, host)) = rewrite::rewrite_with_host(&self.routing, &addr, sink) else {
             return Verdict::Accept;
         };
         // qmail-lspawn: "if (!r[0]) _exit(0)": an empty local name is
@@ -193,7 +236,7 @@ impl<S: System> Resolver<S> {
             return Verdict::Accept;
         }
 
-        let delivery = match self.users.lookup(&local, sink) {
+        let mut delivery = match self.users.lookup(&local, sink) {
             Err(_) => return Verdict::CdbTrouble,
             Ok(users_cdb::Assignment::Short { key }) => {
                 return defer(Deferral::ShortRecord { key }, sink);
@@ -208,10 +251,19 @@ impl<S: System> Resolver<S> {
             },
         };
 
+        delivery.local = local;
+        delivery.host = host;
+
         if let Some(verdict) = checkhome::checkhome(&mut self.sys, &delivery, sink) {
             return verdict;
         }
-        qmesearch::qmesearch(&mut self.sys, &delivery, sink)
+        match qmesearch::qmesearch(&mut self.sys, &delivery, sink) {
+            qmesearch::Search::Done(verdict) => verdict,
+            qmesearch::Search::Found(file) if self.options.dotqmail => {
+                dotqmail::decide(&mut self.sys, &delivery, &file, &self.options, sink)
+            }
+            qmesearch::Search::Found(_) => Verdict::Accept,
+        }
     }
 
     /// [`Resolver::explain`] collecting the steps, for the tool and tests.

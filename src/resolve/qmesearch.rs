@@ -48,9 +48,44 @@ fn safe_ext(ext: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// The `.qmail` file qmail-local uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QmailFile {
+    pub path: Vec<u8>,
+    /// `$DEFAULT` as qmail-local sets it: the part of the extension a
+    /// `-default` name stands for.
+    pub default: Option<Vec<u8>>,
+    /// Its mode bits (the owner's execute bit makes it forward-only).
+    pub mode: u32,
+}
+
+/// Where the search ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Search {
+    /// The answer is known without reading a file.
+    Done(Verdict),
+    /// qmail-local would run this file.
+    Found(QmailFile),
+}
+
+/// qmail-local's `$DEFAULT` for a name made of `len` bytes of the
+/// extension (then "default" when `default`): the rest of the extension,
+/// as received; for an exact name ending in "default", what precedes it.
+fn default_var(ext: &[u8], safe: &[u8], len: usize, default: bool) -> Option<Vec<u8>> {
+    let i = if default {
+        len
+    } else {
+        safe.len()
+            .checked_sub(7)
+            .filter(|&i| &safe[i..] == b"default")?
+    };
+    (i <= ext.len()).then(|| ext[i..].to_vec())
+}
+
 /// The `.qmail` paths qmail-local tries, in order, made one at a time (an
-/// extension with hundreds of dashes has hundreds of names).
-fn candidates(d: &Delivery) -> impl Iterator<Item = Vec<u8>> + '_ {
+/// extension with hundreds of dashes has hundreds of names), each with
+/// its `$DEFAULT`.
+fn candidates(d: &Delivery) -> impl Iterator<Item = (Vec<u8>, Option<Vec<u8>>)> + '_ {
     let ext = safe_ext(&d.ext);
     // (length of the extension used, whether "default" follows)
     let mut cuts = vec![(ext.len(), false)];
@@ -68,7 +103,7 @@ fn candidates(d: &Delivery) -> impl Iterator<Item = Vec<u8>> + '_ {
         if default {
             path.extend_from_slice(b"default");
         }
-        path
+        (path, default_var(&d.ext, &ext, len, default))
     })
 }
 
@@ -78,23 +113,32 @@ enum Look {
     Next(QmailAnswer),
     /// The search ends here with this verdict.
     Done(Verdict),
+    /// qmail-local uses this file; its mode.
+    Use(u32),
 }
 
-pub fn qmesearch<S: System>(sys: &mut S, d: &Delivery, sink: &mut dyn FnMut(Step)) -> Verdict {
-    for path in candidates(d) {
+pub fn qmesearch<S: System>(sys: &mut S, d: &Delivery, sink: &mut dyn FnMut(Step)) -> Search {
+    for (path, default) in candidates(d) {
         match look(sys, d, &path, sink) {
             Look::Next(answer) => sink(Step::Qmail { path, answer }),
-            Look::Done(verdict) => return verdict,
+            Look::Done(verdict) => return Search::Done(verdict),
+            Look::Use(mode) => {
+                return Search::Found(QmailFile {
+                    path,
+                    default,
+                    mode,
+                });
+            }
         }
     }
     if d.dash.is_empty() {
         sink(Step::DefaultDelivery {
             home: d.home.clone(),
         });
-        return Verdict::Accept;
+        return Search::Done(Verdict::Accept);
     }
     sink(Step::NoQmailFile);
-    Verdict::Unknown
+    Search::Done(Verdict::Unknown)
 }
 
 fn look<S: System>(sys: &mut S, d: &Delivery, path: &[u8], sink: &mut dyn FnMut(Step)) -> Look {
@@ -163,7 +207,7 @@ fn look<S: System>(sys: &mut S, d: &Delivery, path: &[u8], sink: &mut dyn FnMut(
         }
         Kind::Regular => {
             sink(qmail(QmailAnswer::Exists));
-            Look::Done(Verdict::Accept)
+            Look::Use(st.mode)
         }
     }
 }
@@ -184,10 +228,50 @@ mod tests {
             home: b"/h/joe".to_vec(),
             dash: dash.into(),
             ext: ext.into(),
+            local: b"joe".to_vec(),
+            host: b"example.com".to_vec(),
         };
         let mut steps = Vec::new();
-        let v = qmesearch(f, &d, &mut |s| steps.push(s));
+        let v = match qmesearch(f, &d, &mut |s| steps.push(s)) {
+            Search::Done(v) => v,
+            Search::Found(_) => Verdict::Accept,
+        };
         (v, steps)
+    }
+
+    fn found(f: &mut Fake, dash: &str, ext: &str) -> QmailFile {
+        let d = Delivery {
+            user: b"joe".to_vec(),
+            uid: JOE,
+            gid: 100,
+            home: b"/h/joe".to_vec(),
+            dash: dash.into(),
+            ext: ext.into(),
+            local: b"joe".to_vec(),
+            host: b"example.com".to_vec(),
+        };
+        match qmesearch(f, &d, &mut |_| {}) {
+            Search::Found(file) => file,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn default_is_set_as_qmail_local_sets_it() {
+        let mut f = Fake::new().file("/h/joe/.qmail-a-default", JOE);
+        let file = found(&mut f, "-", "A-b.Cd-E");
+        assert_eq!(file.path, b"/h/joe/.qmail-a-default");
+        // The rest after the cut, in the case it came in, dots kept.
+        assert_eq!(file.default.as_deref(), Some(&b"b.Cd-E"[..]));
+        let mut f = Fake::new().file("/h/joe/.qmail-default", JOE);
+        assert_eq!(found(&mut f, "-", "X").default.as_deref(), Some(&b"X"[..]));
+        // An exact name ending in "default" sets it too, to the "default"
+        // itself (qmail-local's quirk); other exact names do not.
+        let mut f = Fake::new().file("/h/joe/.qmail-list-default", JOE);
+        let file = found(&mut f, "-", "list-default");
+        assert_eq!(file.default.as_deref(), Some(&b"default"[..]));
+        let mut f = Fake::new().file("/h/joe/.qmail-list", JOE);
+        assert_eq!(found(&mut f, "-", "list").default, None);
     }
 
     fn asked(f: &Fake) -> Vec<String> {

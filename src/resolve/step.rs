@@ -93,6 +93,13 @@ pub enum Step {
     Qmail { path: Vec<u8>, answer: QmailAnswer },
     /// No `.qmail` file applies: qmail-local would bounce.
     NoQmailFile,
+    /// What a line of the `.qmail` file qmail-local uses means for this
+    /// recipient (an empty `line`: the file as a whole).
+    DotQmail {
+        path: Vec<u8>,
+        line: Vec<u8>,
+        finding: String,
+    },
     /// qmail would defer this recipient (try again later): the check
     /// answers 4xx.
     Deferred(Deferral),
@@ -213,6 +220,15 @@ pub enum Deferral {
     QmailUnopenable { path: Vec<u8>, errno: Option<i32> },
     /// The `.qmail` file is writable by group or others.
     QmailWritable { path: Vec<u8> },
+    /// The first line of the `.qmail` file is blank.
+    FirstLineBlank { path: Vec<u8> },
+    /// A file or program delivery in a forward-only `.qmail` file (its
+    /// owner's execute bit is set, or a `+list` line came first).
+    ForwardOnly { path: Vec<u8> },
+    /// A database the `.qmail` file points to (a vpasswd.cdb, a
+    /// fastforward cdb) cannot be read: the check cannot tell whether this
+    /// recipient exists, and will not guess.
+    CannotLook { path: Vec<u8>, errno: Option<i32> },
 }
 
 impl fmt::Display for Deferral {
@@ -257,6 +273,22 @@ impl fmt::Display for Deferral {
                 f,
                 "Uh-oh: .qmail file is writable. (qmail-local: {})",
                 Show(path)
+            ),
+            Deferral::FirstLineBlank { path } => write!(
+                f,
+                "Uh-oh: first line of .qmail file is blank. (qmail-local: {})",
+                Show(path)
+            ),
+            Deferral::ForwardOnly { path } => write!(
+                f,
+                "Uh-oh: .qmail has file or program delivery but has x bit set. (qmail-local: {})",
+                Show(path)
+            ),
+            Deferral::CannotLook { path, errno } => write!(
+                f,
+                "unable to read {}: {}: cannot tell whether this recipient exists",
+                Show(path),
+                reason(*errno)
             ),
         }
     }
@@ -364,6 +396,16 @@ impl fmt::Display for Step {
             ),
             Step::Qmail { path, answer } => fmt_qmail(f, path, answer),
             Step::NoQmailFile => f.write_str("no .qmail file applies: qmail-local would bounce"),
+            Step::DotQmail {
+                path,
+                line,
+                finding,
+            } if line.is_empty() => write!(f, "{}: {finding}", Show(path)),
+            Step::DotQmail {
+                path,
+                line,
+                finding,
+            } => write!(f, "{}: line \"{}\": {finding}", Show(path), Show(line)),
             Step::Deferred(why) => write!(f, "qmail would defer (try again later): {why}"),
             Step::Log(line) => write!(f, "logged: {}", Show(line)),
         }

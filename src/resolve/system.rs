@@ -15,11 +15,18 @@ use std::path::Path;
 use nix::libc;
 
 use super::{Passwd, Stat, System};
+use crate::cdb::Cdb;
 
 /// The real user database (through NSS, as qmail-getpw's getpwnam) and
-/// file system.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct RealSystem;
+/// file system. cdb files stay open for the session (a vpopmail domain's
+/// vpasswd.cdb, a fastforward cdb): a handful at most, bounded.
+#[derive(Debug, Default)]
+pub struct RealSystem {
+    cdbs: Vec<(Vec<u8>, Cdb)>,
+}
+
+/// cdb files kept open per session; the oldest is closed beyond this.
+const OPEN_CDBS: usize = 8;
 
 /// getpwnam_r's buffer starts here and doubles on ERANGE up to the limit
 /// (a passwd entry longer than a megabyte is an error, not a reason to
@@ -56,6 +63,29 @@ impl System for RealSystem {
             gid: m.gid(),
             mode: m.mode(),
         })
+    }
+
+    fn read_small(&mut self, path: &[u8], max: usize) -> io::Result<Option<Vec<u8>>> {
+        use std::io::Read;
+        let file = std::fs::File::open(Path::new(OsStr::from_bytes(path)))?;
+        let mut buf = Vec::new();
+        file.take(max as u64 + 1).read_to_end(&mut buf)?;
+        Ok((buf.len() <= max).then_some(buf))
+    }
+
+    fn cdb_get(&mut self, path: &[u8], key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        let i = match self.cdbs.iter().position(|(p, _)| p == path) {
+            Some(i) => i,
+            None => {
+                let cdb = Cdb::open(Path::new(OsStr::from_bytes(path)))?;
+                if self.cdbs.len() >= OPEN_CDBS {
+                    self.cdbs.remove(0);
+                }
+                self.cdbs.push((path.to_vec(), cdb));
+                self.cdbs.len() - 1
+            }
+        };
+        self.cdbs[i].1.get(key)
     }
 }
 
@@ -107,7 +137,7 @@ mod tests {
 
     #[test]
     fn root_and_missing_users() {
-        let mut s = RealSystem;
+        let mut s = RealSystem::default();
         let root = s.getpwnam(b"root").unwrap().expect("root exists");
         assert_eq!(root.uid, 0);
         assert_eq!(s.getpwnam(b"no-such-user-qmail-test").unwrap(), None);
@@ -117,7 +147,7 @@ mod tests {
 
     #[test]
     fn stat_reports_owner_and_errno() {
-        let mut s = RealSystem;
+        let mut s = RealSystem::default();
         let root = s.stat(b"/").unwrap();
         assert_eq!((root.uid, root.mode & 0o170000), (0, 0o040000));
         assert_eq!(

@@ -428,3 +428,302 @@ fn users_cdb_deliveries_meet_qmail_local_checks() {
 fn accept_all_accepts() {
     assert_eq!(AcceptAll.check(b"nobody@example.com"), Verdict::Accept);
 }
+
+/// A vpopmail host: example.net is a virtual domain whose users/cdb
+/// record points at its directory, with vpopmail's .qmail-default, an
+/// alias .qmail file and a vpasswd.cdb; alias.net is an alias domain of it
+/// (vaddaliasdomain); catch.net has a catch-all; ff.example forwards
+/// through fastforward.
+mod catchalls {
+    use super::*;
+
+    const VP: u32 = 89;
+    const DIR: &str = "/home/vpopmail/domains/example.net";
+    const VDM: &str = "| /home/vpopmail/bin/vdelivermail '' bounce-no-mailbox\n";
+
+    fn vrouting() -> Routing {
+        Routing::new(
+            b"example.com".to_vec(),
+            lines(&["example.com"]),
+            lines(&[]),
+            lines(&[
+                "example.net:example.net",
+                "alias.net:alias.net",
+                "catch.net:catch.net",
+            ]),
+        )
+    }
+
+    fn users_cdb(tag: &str) -> std::path::PathBuf {
+        let dir = tempdir(tag);
+        let path = dir.join("cdb");
+        let assign = [
+            format!("+example.net-:example.net:{VP}:{VP}:{DIR}:-::"),
+            format!("+alias.net-:example.net:{VP}:{VP}:{DIR}:-::"),
+            format!("+catch.net-:catch.net:{VP}:{VP}:/home/vpopmail/domains/catch.net:-::"),
+        ];
+        let assign: Vec<&[u8]> = assign.iter().map(|l| l.as_bytes()).collect();
+        newu(&path, &assign);
+        path
+    }
+
+    /// The fake's users/cdb as the vpopmail code reads it (vget_assign).
+    fn vget_assign_records() -> Vec<(Vec<u8>, Vec<u8>)> {
+        [("example.net", DIR), ("alias.net", DIR)]
+            .iter()
+            .map(|(d, dir)| {
+                (
+                    format!("!{d}-").into_bytes(),
+                    format!("example.net\0{VP}\0{VP}\0{dir}\0-\0").into_bytes(),
+                )
+            })
+            .collect()
+    }
+
+    fn vfake() -> Fake {
+        let assign = vget_assign_records();
+        let assign: Vec<(&[u8], &[u8])> = assign.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+        Fake::new()
+            .entry(DIR, Stat::dir(VP, 0o700))
+            .entry("/home/vpopmail/bin/vdelivermail", Stat::file(VP, 0o755))
+            .text(&format!("{DIR}/.qmail-default"), VP, VDM)
+            .text(&format!("{DIR}/.qmail-sales"), VP, "&joe@example.net\n")
+            .cdb("users/cdb", &assign)
+            .cdb(
+                &format!("{DIR}/vpasswd.cdb"),
+                &[
+                    (b"joe", b"$1$x:1:0:Joe:/d/joe:NOQUOTA:x"),
+                    (b"locked", b"$1$x:1:16:L:/d/l:NOQUOTA:x"),
+                ],
+            )
+            .entry("/home/vpopmail/domains/catch.net", Stat::dir(VP, 0o700))
+            .text(
+                "/home/vpopmail/domains/catch.net/.qmail-default",
+                VP,
+                "| /home/vpopmail/bin/vdelivermail '' postmaster@catch.net\n",
+            )
+    }
+
+    fn v(r: &mut Resolver<Fake>, addr: &str) -> Verdict {
+        r.explain_steps(addr.as_bytes()).1
+    }
+
+    #[test]
+    fn vdelivermail_bounce_no_mailbox() {
+        let cdb = users_cdb("vpop");
+        let mut r = Resolver::with_users_cdb(vrouting(), vfake(), &cdb);
+        assert_eq!(v(&mut r, "joe@example.net"), Verdict::Accept);
+        assert_eq!(v(&mut r, "JOE@Example.NET"), Verdict::Accept);
+        assert_eq!(
+            v(&mut r, "sales@example.net"),
+            Verdict::Accept,
+            "alias file"
+        );
+        assert_eq!(v(&mut r, "joe@alias.net"), Verdict::Accept, "alias domain");
+        assert_eq!(v(&mut r, "nobody@example.net"), Verdict::Unknown);
+        assert_eq!(v(&mut r, "nobody@alias.net"), Verdict::Unknown);
+        assert_eq!(
+            v(&mut r, "locked@example.net"),
+            Verdict::Unknown,
+            "BOUNCE_MAIL"
+        );
+        // Without vpopmail_config.h the check assumes --enable-qmail-ext.
+        assert_eq!(v(&mut r, "joe-foo@example.net"), Verdict::Accept);
+        assert_eq!(v(&mut r, "anyone@catch.net"), Verdict::Accept, "catch-all");
+        let (steps, _) = r.explain_steps(b"nobody@example.net");
+        assert!(
+            steps.iter().any(|s| s.to_string().contains(
+                "vdelivermail bounce-no-mailbox: no vpopmail user nobody@example.net in \
+                 /home/vpopmail/domains/example.net/vpasswd.cdb: qmail-local bounces"
+            )),
+            "{steps:#?}"
+        );
+    }
+
+    #[test]
+    fn qmail_ext_as_vpopmail_was_built() {
+        let cdb = users_cdb("vpop-ext");
+        let f = vfake().text(
+            "/home/vpopmail/include/vpopmail_config.h",
+            0,
+            "/* config.h */\n#define VALIAS 1\n",
+        );
+        let mut r = Resolver::with_users_cdb(vrouting(), f, &cdb);
+        assert_eq!(v(&mut r, "joe-foo@example.net"), Verdict::Unknown);
+        let f = vfake().text(
+            "/home/vpopmail/include/vpopmail_config.h",
+            0,
+            "#define QMAIL_EXT 1\n",
+        );
+        let mut r = Resolver::with_users_cdb(vrouting(), f, &cdb);
+        assert_eq!(v(&mut r, "joe-foo@example.net"), Verdict::Accept);
+        assert_eq!(v(&mut r, "bob-foo@example.net"), Verdict::Unknown);
+    }
+
+    #[test]
+    fn a_database_the_check_cannot_read_is_never_a_550() {
+        let cdb = users_cdb("vpop-fail");
+        let f = vfake().cdb_error(&format!("{DIR}/vpasswd.cdb"), libc::EACCES);
+        let mut r = Resolver::with_users_cdb(vrouting(), f, &cdb);
+        assert!(matches!(
+            v(&mut r, "nobody@example.net"),
+            Verdict::Defer(Deferral::CannotLook { .. })
+        ));
+        assert!(matches!(
+            v(&mut r, "joe@example.net"),
+            Verdict::Defer(Deferral::CannotLook { .. })
+        ));
+        let f = vfake().cdb_error(&format!("{DIR}/vpasswd.cdb"), libc::EACCES);
+        let mut r = Resolver::with_users_cdb(vrouting(), f, &cdb).with_options(Options {
+            fail_accept: true,
+            ..Options::default()
+        });
+        assert_eq!(v(&mut r, "nobody@example.net"), Verdict::Accept);
+        // The .qmail-default itself unreadable: accepted, as without this layer.
+        let f = vfake().read_error(&format!("{DIR}/.qmail-default"), libc::EACCES);
+        let mut r = Resolver::with_users_cdb(vrouting(), f, &cdb);
+        assert_eq!(v(&mut r, "nobody@example.net"), Verdict::Accept);
+        // No vpasswd.cdb and no vpasswd: another backend, accepted.
+        let mut f = vfake();
+        f.remove_cdb(&format!("{DIR}/vpasswd.cdb"));
+        let mut r = Resolver::with_users_cdb(vrouting(), f, &cdb);
+        assert_eq!(v(&mut r, "nobody@example.net"), Verdict::Accept);
+        // ... but with vpasswd there, vdelivermail would build the cdb: 451.
+        let mut f = vfake().file(&format!("{DIR}/vpasswd"), VP);
+        f.remove_cdb(&format!("{DIR}/vpasswd.cdb"));
+        let mut r = Resolver::with_users_cdb(vrouting(), f, &cdb);
+        assert!(matches!(
+            v(&mut r, "nobody@example.net"),
+            Verdict::Defer(Deferral::CannotLook { .. })
+        ));
+    }
+
+    #[test]
+    fn nodotqmail_turns_the_layer_off() {
+        let cdb = users_cdb("vpop-off");
+        let mut r = Resolver::with_users_cdb(vrouting(), vfake(), &cdb).with_options(Options {
+            dotqmail: false,
+            ..Options::default()
+        });
+        assert_eq!(v(&mut r, "nobody@example.net"), Verdict::Accept);
+        assert!(r.system().read_asked.is_empty());
+    }
+
+    fn joe_with(file: &str, contents: &str) -> Resolver<Fake> {
+        let f = fake().text(&format!("/home/joe/{file}"), 5001, contents);
+        Resolver::with_users_cdb(routing(), f, no_cdb("dotqmail"))
+    }
+
+    #[test]
+    fn bouncesaying() {
+        let with_bin = |r: Resolver<Fake>| r;
+        let mut r = with_bin(joe_with(
+            ".qmail-gone",
+            "|bouncesaying 'This address is gone.'\n",
+        ));
+        // bouncesaying is not where qmail's PATH would find it: accepted.
+        assert_eq!(verdict(&mut r, "joe-gone@example.com"), Verdict::Accept);
+        let f = fake()
+            .file("bin/bouncesaying", 0)
+            .text(
+                "/home/joe/.qmail-gone",
+                5001,
+                "|bouncesaying 'This address is gone.'\n",
+            )
+            .text(
+                "/home/joe/.qmail-cond",
+                5001,
+                "|bouncesaying 'No.' condredirect x\n",
+            )
+            .text(
+                "/home/joe/.qmail-after",
+                5001,
+                "./Maildir/\n|bouncesaying 'No.'\n",
+            )
+            .text(
+                "/home/joe/.qmail-fwd",
+                5001,
+                "# note\n&x@y\n|bouncesaying 'No.'\n",
+            )
+            .text("/home/joe/.qmail-shell", 5001, "|bouncesaying \"$X\"\n");
+        let mut r = Resolver::with_users_cdb(routing(), f, no_cdb("bouncesaying"));
+        assert_eq!(verdict(&mut r, "joe-gone@example.com"), Verdict::Unknown);
+        assert_eq!(verdict(&mut r, "joe-cond@example.com"), Verdict::Accept);
+        assert_eq!(verdict(&mut r, "joe-after@example.com"), Verdict::Accept);
+        assert_eq!(verdict(&mut r, "joe-fwd@example.com"), Verdict::Unknown);
+        assert_eq!(verdict(&mut r, "joe-shell@example.com"), Verdict::Accept);
+    }
+
+    #[test]
+    fn qmail_local_content_deferrals() {
+        let mut r = joe_with(".qmail-blank", "\n./Maildir/\n");
+        assert!(matches!(
+            verdict(&mut r, "joe-blank@example.com"),
+            Verdict::Defer(Deferral::FirstLineBlank { .. })
+        ));
+        let f = fake()
+            .entry("/home/joe/.qmail-x", Stat::file(5001, 0o744))
+            .text("/home/joe/.qmail-list", 5001, "+list\n&a@b\n|true\n");
+        let mut r = Resolver::with_users_cdb(routing(), f, no_cdb("xbit"));
+        // An empty file with the x bit: the default delivery (aliasempty,
+        // which resets forward-only).
+        assert_eq!(verdict(&mut r, "joe-x@example.com"), Verdict::Accept);
+        assert!(matches!(
+            verdict(&mut r, "joe-list@example.com"),
+            Verdict::Defer(Deferral::ForwardOnly { .. })
+        ));
+    }
+
+    #[test]
+    fn fastforward() {
+        let f = Fake::new()
+            .user("alias", 7790, "/var/qmail/alias")
+            .file("/usr/bin/fastforward", 0)
+            .text(
+                "/var/qmail/alias/.qmail-default",
+                7790,
+                "| fastforward -d /etc/aliases.cdb\n",
+            )
+            .text(
+                "/var/qmail/alias/.qmail-p-default",
+                7790,
+                "|fastforward -p /etc/aliases.cdb\n./Maildir/\n",
+            )
+            .cdb(
+                "/etc/aliases.cdb",
+                &[
+                    (b":postmaster@example.com", b"&root\0"),
+                    (b":@localhost", b"&x\0"),
+                    (b":webmaster@", b"&y\0"),
+                ],
+            );
+        let routing = Routing::new(
+            b"example.com".to_vec(),
+            lines(&["example.com", "localhost"]),
+            lines(&[]),
+            lines(&[]),
+        );
+        let mut r = Resolver::with_users_cdb(routing, f, no_cdb("fastforward"));
+        assert_eq!(verdict(&mut r, "PostMaster@example.com"), Verdict::Accept);
+        assert_eq!(
+            verdict(&mut r, "anyone@localhost"),
+            Verdict::Accept,
+            ":@host"
+        );
+        assert_eq!(
+            verdict(&mut r, "webmaster@example.com"),
+            Verdict::Accept,
+            ":user@"
+        );
+        assert_eq!(verdict(&mut r, "nobody@example.com"), Verdict::Unknown);
+        // -p: a miss goes on to the next line, which delivers.
+        assert_eq!(verdict(&mut r, "p-nobody@example.com"), Verdict::Accept);
+        let (steps, _) = r.explain_steps(b"nobody@example.com");
+        assert!(
+            steps.iter().any(|s| s.to_string().contains(
+                "fastforward: no entry for nobody@example.com in /etc/aliases.cdb: qmail-local bounces"
+            )),
+            "{steps:#?}"
+        );
+    }
+}

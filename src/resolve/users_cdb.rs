@@ -159,6 +159,8 @@ fn parse(
         home: fields[3].to_vec(),
         dash: fields[4].to_vec(),
         ext: fields[5].to_vec(),
+        local: Vec::new(),
+        host: Vec::new(),
     };
     sink(Step::UsersCdbHit {
         key: key.to_vec(),
