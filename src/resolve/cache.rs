@@ -88,6 +88,14 @@ impl<S: System> System for Cached<S> {
         self.inner.read_small(path, max)
     }
 
+    fn vpopmail_sql(
+        &mut self,
+        conf: &[u8],
+        q: &super::SqlQuestion,
+    ) -> io::Result<super::SqlAnswer> {
+        self.inner.vpopmail_sql(conf, q)
+    }
+
     /// The system below keeps the files open; lookups are not cached.
     fn cdb_get(&mut self, path: &[u8], key: &[u8]) -> io::Result<Option<Vec<u8>>> {
         if path.contains(&0) {

@@ -17,6 +17,12 @@ pub struct Fake {
     contents: HashMap<Vec<u8>, Result<Vec<u8>, i32>>,
     cdbs: HashMap<Vec<u8>, Result<Records, i32>>,
     pub read_asked: Vec<Vec<u8>>,
+    /// vpopmail's SQL tables: valias (alias, domain) and users
+    /// ((name, domain) → gid); `sql_down` makes every question fail.
+    pub valias: Vec<(Vec<u8>, Vec<u8>)>,
+    pub sql_users: HashMap<(Vec<u8>, Vec<u8>), u32>,
+    pub sql_down: bool,
+    pub sql_asked: Vec<String>,
     pub pw_asked: Vec<Vec<u8>>,
     pub stat_asked: Vec<Vec<u8>>,
 }
@@ -162,6 +168,28 @@ impl System for Fake {
             None if self.files.contains_key(path) => Ok(Some(Vec::new())),
             None => Err(io::Error::from_raw_os_error(libc::ENOENT)),
         }
+    }
+
+    fn vpopmail_sql(
+        &mut self,
+        _conf: &[u8],
+        q: &super::SqlQuestion,
+    ) -> io::Result<super::SqlAnswer> {
+        use super::{SqlAnswer, SqlQuestion};
+        self.sql_asked.push(format!("{q:?}"));
+        if self.sql_down {
+            return Err(io::Error::from_raw_os_error(libc::ECONNREFUSED));
+        }
+        Ok(match q {
+            SqlQuestion::Valias { alias, domain } => {
+                SqlAnswer::Valias(self.valias.iter().any(|(a, d)| a == alias && d == domain))
+            }
+            SqlQuestion::User { name, domain, .. } => SqlAnswer::User(
+                self.sql_users
+                    .get(&(name.to_vec(), domain.to_vec()))
+                    .copied(),
+            ),
+        })
     }
 
     fn cdb_get(&mut self, path: &[u8], key: &[u8]) -> io::Result<Option<Vec<u8>>> {

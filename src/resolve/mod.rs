@@ -161,6 +161,35 @@ pub trait System {
     /// The data of the first record with KEY in the cdb file PATH;
     /// Ok(None) when there is none. A missing file is Err(NotFound).
     fn cdb_get(&mut self, path: &[u8], key: &[u8]) -> std::io::Result<Option<Vec<u8>>>;
+    /// A question to vpopmail's MySQL database, whose settings are in the
+    /// file CONF (vpopmail.mysql). Err: it could not be asked (down, slow,
+    /// denied); never taken for "no".
+    fn vpopmail_sql(&mut self, conf: &[u8], q: &SqlQuestion) -> std::io::Result<SqlAnswer>;
+}
+
+/// What vdelivermail asks vpopmail's MySQL backend (vmysql.c).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlQuestion<'a> {
+    /// `select valias_line from valias where alias = ? and domain = ?`:
+    /// is there a row?
+    Valias { alias: &'a [u8], domain: &'a [u8] },
+    /// `select pw_gid from vpopmail where pw_name = ? and pw_domain = ?`
+    /// (with `many_domains` false, vpopmail's --disable-many-domains: from
+    /// the domain's own table, its name the domain with `.` and `-` made
+    /// `_`, and no pw_domain condition).
+    User {
+        name: &'a [u8],
+        domain: &'a [u8],
+        many_domains: bool,
+    },
+}
+
+/// The answer to a [`SqlQuestion`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlAnswer {
+    Valias(bool),
+    /// The user's pw_gid (vpopmail's flags), or no such row.
+    User(Option<u32>),
 }
 
 /// The real-recipient check for one SMTP session.

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use nix::libc;
 
-use super::{Passwd, Stat, System};
+use super::{Passwd, SqlAnswer, SqlQuestion, Stat, System};
 use crate::cdb::Cdb;
 
 /// The real user database (through NSS, as qmail-getpw's getpwnam) and
@@ -71,6 +71,15 @@ impl System for RealSystem {
         let mut buf = Vec::new();
         file.take(max as u64 + 1).read_to_end(&mut buf)?;
         Ok((buf.len() <= max).then_some(buf))
+    }
+
+    /// Not available yet in this build: the database is not asked, and
+    /// the check answers as for any database it cannot read.
+    fn vpopmail_sql(&mut self, _conf: &[u8], _q: &SqlQuestion) -> io::Result<SqlAnswer> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "vpopmail's MySQL backend is not read by this build",
+        ))
     }
 
     fn cdb_get(&mut self, path: &[u8], key: &[u8]) -> io::Result<Option<Vec<u8>>> {

@@ -533,8 +533,8 @@ mod catchalls {
         let (steps, _) = r.explain_steps(b"nobody@example.net");
         assert!(
             steps.iter().any(|s| s.to_string().contains(
-                "vdelivermail bounce-no-mailbox: no vpopmail user nobody@example.net in \
-                 /home/vpopmail/domains/example.net/vpasswd.cdb: qmail-local bounces"
+                "vdelivermail bounce-no-mailbox: no vpopmail user nobody@example.net \
+                 (/home/vpopmail/domains/example.net/vpasswd.cdb): qmail-local bounces"
             )),
             "{steps:#?}"
         );
@@ -725,5 +725,102 @@ mod catchalls {
             )),
             "{steps:#?}"
         );
+    }
+}
+
+/// vpopmail with the MySQL backend: the same domain, its users in the
+/// database (as the fake's tables) instead of vpasswd.cdb.
+mod vpopmail_sql {
+    use super::*;
+
+    const VP: u32 = 89;
+    const DIR: &str = "/home/vpopmail/domains/example.net";
+
+    fn sql_fake() -> Fake {
+        let assign = [
+            (
+                b"!example.net-".to_vec(),
+                format!("example.net\0{VP}\0{VP}\0{DIR}\0-\0").into_bytes(),
+            ),
+            (
+                b"!alias.net-".to_vec(),
+                format!("example.net\0{VP}\0{VP}\0{DIR}\0-\0").into_bytes(),
+            ),
+        ];
+        let assign: Vec<(&[u8], &[u8])> = assign.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+        let mut f = Fake::new()
+            .entry(DIR, Stat::dir(VP, 0o700))
+            .entry("/home/vpopmail/bin/vdelivermail", Stat::file(VP, 0o755))
+            .file("/home/vpopmail/etc/vpopmail.mysql", VP)
+            .text(
+                &format!("{DIR}/.qmail-default"),
+                VP,
+                "| /home/vpopmail/bin/vdelivermail '' bounce-no-mailbox\n",
+            )
+            .cdb("users/cdb", &assign);
+        f.sql_users
+            .insert((b"joe".to_vec(), b"example.net".to_vec()), 0);
+        f.sql_users
+            .insert((b"locked".to_vec(), b"example.net".to_vec()), 0x10);
+        f.valias.push((b"sales".to_vec(), b"example.net".to_vec()));
+        f.valias
+            .push((b"list-default".to_vec(), b"example.net".to_vec()));
+        f
+    }
+
+    fn vrouting() -> Routing {
+        Routing::new(
+            b"example.com".to_vec(),
+            lines(&["example.com"]),
+            lines(&[]),
+            lines(&["example.net:example.net", "alias.net:alias.net"]),
+        )
+    }
+
+    fn users_cdb(tag: &str) -> std::path::PathBuf {
+        let dir = tempdir(tag);
+        let path = dir.join("cdb");
+        let a = format!("+example.net-:example.net:{VP}:{VP}:{DIR}:-::");
+        let b = format!("+alias.net-:example.net:{VP}:{VP}:{DIR}:-::");
+        newu(&path, &[a.as_bytes(), b.as_bytes()]);
+        path
+    }
+
+    #[test]
+    fn users_valiases_alias_domains_and_a_database_that_is_down() {
+        let cdb = users_cdb("vpop-sql");
+        let mut r = Resolver::with_users_cdb(vrouting(), sql_fake(), &cdb);
+        let v = |r: &mut Resolver<Fake>, a: &str| r.explain_steps(a.as_bytes()).1;
+        assert_eq!(v(&mut r, "joe@example.net"), Verdict::Accept);
+        assert_eq!(
+            v(&mut r, "Joe@alias.net"),
+            Verdict::Accept,
+            "real domain asked"
+        );
+        assert_eq!(v(&mut r, "sales@example.net"), Verdict::Accept, "valias");
+        assert_eq!(
+            v(&mut r, "list-x-y@example.net"),
+            Verdict::Accept,
+            "valias -default"
+        );
+        assert_eq!(v(&mut r, "nobody@example.net"), Verdict::Unknown);
+        assert_eq!(v(&mut r, "locked@example.net"), Verdict::Unknown);
+        assert!(
+            r.system()
+                .sql_asked
+                .iter()
+                .any(|q| q.contains("User { name: [106, 111, 101], domain: [101, 120, 97, 109, 112, 108, 101, 46, 110, 101, 116]")),
+            "{:?}",
+            r.system().sql_asked
+        );
+        let mut f = sql_fake();
+        f.sql_down = true;
+        let mut r = Resolver::with_users_cdb(vrouting(), f, &cdb);
+        for a in ["joe@example.net", "nobody@example.net"] {
+            assert!(
+                matches!(v(&mut r, a), Verdict::Defer(Deferral::CannotLook { .. })),
+                "{a}: a database that is down is never a 550"
+            );
+        }
     }
 }
