@@ -47,10 +47,20 @@ echo "$domain:demo" >"$demo/control/virtualdomains"
 # with this home, dash "-", and the rest of the name as the extension: so
 # alice@demo.example is delivered by home/demo/.qmail-alice. There is no
 # .qmail-default, so every other name would bounce.
-printf '+demo-:%s:%s:%s:%s:-::\n.\n' "$(id -un)" "$(id -u)" "$(id -g)" "$demo/home/demo" \
+# qmail never delivers as root (qmail-lspawn defers such mail, and so the
+# check answers 451): run as root, the demo assigns the names to nobody.
+user=$(id -un) uid=$(id -u) gid=$(id -g)
+if [ "$uid" = 0 ]; then
+  user=nobody uid=$(id -u nobody) gid=$(id -g nobody)
+fi
+printf '+demo-:%s:%s:%s:%s:-::\n.\n' "$user" "$uid" "$gid" "$demo/home/demo" \
   >"$demo/users/assign"
 python3 scripts/qmail-newu.py "$demo"
 echo "$demo/Maildir/" >"$demo/home/demo/.qmail-alice"
+# qmail-local, as that user, must be able to enter the home and read the
+# file, whatever the umask (the check looks at the mode bits as it would).
+chmod 755 "$demo/home" "$demo/home/demo"
+chmod 644 "$demo/home/demo/.qmail-alice"
 
 # The server runs bin/qmail-queue relative to its qmail home.
 cp scripts/qmail-queue-maildir.sh "$demo/bin/qmail-queue"

@@ -198,13 +198,13 @@ pub struct Rcpthosts {
 
 struct MoreRcpthosts {
     path: PathBuf,
-    cdb: Option<cdb2::CDB>,
+    cdb: Option<crate::cdb::Cdb>,
 }
 
 impl Rcpthosts {
     /// Loads control/rcpthosts, and notes control/morercpthosts.cdb when it
-    /// can be opened (it is mapped at first use, so a connection that never
-    /// needs it never pays for it).
+    /// can be opened (it is opened again at first use, so a connection that
+    /// never needs it never pays for more than this check).
     pub fn load(home: &std::path::Path) -> io::Result<Self> {
         let Some(lines) = crate::control::read_list(&home.join("control/rcpthosts"))? else {
             return Ok(Rcpthosts::default());
@@ -253,12 +253,11 @@ impl Rcpthosts {
                 e
             };
             if more.cdb.is_none() {
-                more.cdb = Some(cdb2::CDB::open(&more.path).map_err(trouble)?);
+                more.cdb = Some(crate::cdb::Cdb::open(&more.path).map_err(trouble)?);
             }
             let cdb = more.cdb.as_ref().expect("just opened");
             for s in suffixes() {
-                if let Some(found) = cdb.get(s) {
-                    found.map_err(trouble)?;
+                if cdb.get(s).map_err(trouble)?.is_some() {
                     return Ok(true);
                 }
             }

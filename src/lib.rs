@@ -6,11 +6,14 @@
 //! fed bytes and answers with replies and effects. The only code that touches
 //! file descriptors is in [`io`] and [`queue`].
 //!
-//! No `unsafe` anywhere but in [`oom`], the global allocator that answers
-//! 421 when memory runs out (an allocator cannot be written without it).
+//! No `unsafe` code except the global allocator in [`oom`], which answers
+//! 421 when memory runs out (an allocator cannot be written without it),
+//! and one call of getpwnam_r in [`resolve::system`], which must pass a
+//! user name's raw bytes.
 #![deny(unsafe_code)]
 
 pub mod addr;
+pub mod cdb;
 pub mod command;
 pub mod control;
 pub mod data;

@@ -57,6 +57,12 @@ pub const MUST_STARTTLS: &[u8] = b"530 Must issue a STARTTLS command first (#5.7
 pub const BARE_CR: &[u8] = b"554 sorry, message contains a bare CR, which I refuse (#5.6.2)\r\n";
 pub const LINE_TOO_LONG: &[u8] = b"500 sorry, command line too long (#5.5.2)\r\n";
 pub const TOO_MANY_RCPTS: &[u8] = b"452 sorry, too many recipients (#4.5.3)\r\n";
+/// The recipient check found that qmail would defer this recipient (a
+/// temporary failure of qmail-lspawn or qmail-local before delivery: a
+/// sticky home, a missing one, no alias user, ...): the sender keeps the
+/// message and retries, as qmail's own queue would have.
+pub const MAILBOX_DEFERRED: &[u8] =
+    b"451 sorry, that mailbox is temporarily unavailable (#4.2.1)\r\n";
 pub const TOO_MANY_UNKNOWN: &[u8] =
     b"421 too many unknown recipients, closing connection (#4.7.0)\r\n";
 

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use crate::io::Client;
 use crate::queue::Program;
-use crate::resolve::{AcceptAll, RcptCheck, Resolver, Routing, system::RealSystem};
+use crate::resolve::{AcceptAll, Options, RcptCheck, Resolver, Routing, system::RealSystem};
 use crate::session::{Session, Setup};
 use crate::smtpd::{self, Env, Peer, ProcessEnv, SystemIpme};
 use crate::{io, logger, reply};
@@ -66,7 +66,8 @@ pub fn serve(front: &mut dyn Front) -> ! {
     } else {
         match Routing::load_with_me(".".as_ref(), loaded.me.take()) {
             Ok(routing) => {
-                resolver = Resolver::new(routing, RealSystem);
+                resolver =
+                    Resolver::new(routing, RealSystem::default()).with_options(check_options(&env));
                 &mut resolver
             }
             Err(e) => {
@@ -89,4 +90,14 @@ pub fn serve(front: &mut dyn Front) -> ! {
     let mut session = Session::new(loaded.setup, &mut ipme, check);
     let code = front.run(&mut session, &client, &loaded.queue_program);
     std::process::exit(code)
+}
+
+/// The recipient check's switches: `NODOTQMAIL` (set: do not read the
+/// `.qmail` file qmail-local would run), `DOTQMAILFAIL=accept` (accept
+/// instead of 451 when a database that file points to cannot be read).
+pub fn check_options(env: &dyn smtpd::Env) -> Options {
+    Options {
+        dotqmail: !smtpd::is_set(env, "NODOTQMAIL"),
+        fail_accept: env.get("DOTQMAILFAIL").is_some_and(|v| v == b"accept"),
+    }
 }

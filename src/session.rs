@@ -14,7 +14,7 @@ use crate::data::{self, Data};
 use crate::queue::{self, Outcome};
 use crate::received::{self, Origin};
 use crate::reply;
-use crate::resolve::{RcptCheck, Verdict};
+use crate::resolve::{Deferral, RcptCheck, Verdict};
 
 /// Longest command line we store; longer ones are read to their end and
 /// refused (qmail has no limit: a 100 MB line costs it 200 MB).
@@ -425,6 +425,11 @@ impl<'a> Session<'a> {
         if !(self.setup.deny_all && self.deny_any) {
             match self.rcpt_check.check(&addr) {
                 Verdict::Accept => log_rcpt(&addr, "accepted"),
+                Verdict::Defer(why) => {
+                    self.log_deferred(&addr, &why);
+                    self.out.extend_from_slice(reply::MAILBOX_DEFERRED);
+                    return None;
+                }
                 Verdict::CdbTrouble => return Some(self.die(reply::CDB)),
                 Verdict::SysTrouble => return Some(self.die(reply::SYSUSERS)),
                 Verdict::Unknown => {
@@ -465,6 +470,19 @@ impl<'a> Session<'a> {
             return Some(self.die(reply::TOO_MANY_UNKNOWN));
         }
         None
+    }
+
+    /// `realrcptto-deferred PID REMOTEIP ADDRESS: REASON`: beside the
+    /// patch's `realrcptto` line (a refusal), with its own first word so
+    /// that counting refusals by `realrcptto ` stays right.
+    fn log_deferred(&self, addr: &[u8], why: &Deferral) {
+        let mut line = format!("realrcptto-deferred {} ", self.setup.pid).into_bytes();
+        line.extend_from_slice(&self.setup.log_ip);
+        line.push(b' ');
+        line.extend_from_slice(addr);
+        line.extend_from_slice(b": ");
+        line.extend_from_slice(why.to_string().as_bytes());
+        crate::logger::line(&line);
     }
 
     fn unknown_delay(&self) -> Option<Action> {

@@ -158,6 +158,18 @@ fn xinetd_service_file_serves_smtp() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // u@mx.example is users/cdb's (nobody, with an empty home): qmail would
+    // bounce it, whatever this machine's passwd holds.
+    std::fs::create_dir_all(dir.join("users")).unwrap();
+    std::fs::create_dir_all(dir.join("h")).unwrap();
+    std::fs::set_permissions(dir.join("h"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let line = format!("=u:nobody:65534:65534:{}:-::", dir.join("h").display());
+    let (key, value, _) =
+        qmail_smtpd::resolve::users_cdb::compile_assign_line(line.as_bytes()).unwrap();
+    let mut w = cdb2::CDBWriter::create(dir.join("users/cdb")).unwrap();
+    w.add(&key, &value).unwrap();
+    w.add(b"", b"").unwrap();
+    w.finish().unwrap();
     let dir2 = dir.clone();
     let _guard = Kill(server, dir2);
     let out = session(port, b"HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<u@elsewhere.example>\r\nRCPT TO:<u@mx.example>\r\nQUIT\r\n");

@@ -22,6 +22,7 @@ fn addresses_from_the_socket_and_no_log_lines_to_the_client() {
             ("virtualdomains", "nobody.example:ex\n"),
         ],
     );
+    f.ex_bounces();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let sock = OwnedFd::from(listener.accept().unwrap().0);

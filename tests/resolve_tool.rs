@@ -11,6 +11,7 @@ const OK: &str = "250 ok";
 const NO: &str = "550 sorry, no mailbox here by that name. (#5.1.1)";
 const CDB: &str = "421 unable to read cdb user database (#4.3.0)";
 const SYS: &str = "421 unable to read system user database (#4.3.0)";
+const DEFER: &str = "451 sorry, that mailbox is temporarily unavailable (#4.2.1)";
 
 const JOE: u32 = 5001;
 const ANN: u32 = 5002;
@@ -97,7 +98,9 @@ fn replies_as_qmail_would_deliver() {
         ("priv-x@example.com", NO),
         ("closed-x@example.com", NO),
         ("../../etc/passwd@example.com", NO),
-        ("joe-a/b@example.com", NO),
+        // qmail-local opens .qmail-a/b inside the home.
+        ("joe-a/b@example.com", OK),
+        ("joe-a/c@example.com", NO),
         (&long_ext, NO),
         (&long_local, NO),
     ];
@@ -133,6 +136,7 @@ fn explains_every_step() {
   users/cdb: no exact or wildcard record for Joe-Nope
   passwd: no user \"joe-nope\"
   passwd: user joe (uid {JOE}), home {home}, dash \"-\", extension \"Nope\"
+  home {home}: the user can enter it; not writable by others, not sticky
   {home}/.qmail-nope: does not exist
   {home}/.qmail-default: does not exist
   no .qmail file applies: qmail-local would bounce
@@ -145,15 +149,19 @@ address: wild-ok@virt.example
   passwd: no user \"joe-v-wild\"
   passwd: no user \"joe-v\"
   passwd: user joe (uid {JOE}), home {home}, dash \"-\", extension \"v-wild-ok\"
+  home {home}: the user can enter it; not writable by others, not sticky
   {home}/.qmail-v-wild-ok: does not exist
   {home}/.qmail-v-wild-default: does not exist
   {home}/.qmail-v-default: exists
+  {home}/.qmail-v-default: line \"./Maildir/\": a file delivery: accepted
 reply: {OK}
 address: Wild-OK@example.com
   after qmail-send's rewriting: Wild-OK@example.com
   example.com is in control/locals: local name Wild-OK
-  users/cdb: wildcard record \"!wild-\": user joe, home {home}, dash \"-\", extension \"w-OK\"
+  users/cdb: wildcard record \"!wild-\": user joe (uid {JOE}), home {home}, dash \"-\", extension \"w-OK\"
+  home {home}: the user can enter it; not writable by others, not sticky
   {home}/.qmail-w-ok: exists
+  {home}/.qmail-w-ok: line \"./Maildir/\": a file delivery: accepted
 reply: {OK}
 "
     );
@@ -165,21 +173,29 @@ reply: {OK}
     .code(100);
 }
 
+/// Without an `alias` user qmail-getpw fails ("Unable to find alias
+/// user!") and qmail-lspawn reports a temporary failure: qmail defers, so
+/// the check answers 451 and the tool exits 111.
 #[test]
-fn no_alias_user_means_unknown() {
+fn no_alias_user_defers() {
     require_root!();
     let f = standard("noalias", false);
     let cases = [
         ("joe@example.com", OK),
-        ("postmaster@example.com", NO),
-        ("nobody@example.com", NO),
+        ("joe-nope@example.com", NO),
+        ("postmaster@example.com", DEFER),
+        ("nobody@example.com", DEFER),
     ];
     f.run_in_namespace(None, &args(&cases))
         .stdout(&quiet_lines(&cases))
-        .code(100);
+        .code(111);
     f.run_in_namespace(None, &["nobody@example.com"])
-        .stdout_has("  no user name matched and there is no user alias: nobody to deliver to")
-        .code(100);
+        .stdout_has("  no user name matched and there is no user alias")
+        .stdout_has(
+            "  qmail would defer (try again later): Unable to find alias user! \
+             (qmail-lspawn: no user name matched and there is no user alias)",
+        )
+        .code(111);
 }
 
 /// users/cdb without qmail-newu's empty key is damaged: 421, and a
@@ -223,15 +239,16 @@ fn user_database_failure_is_421() {
         .code(111);
 }
 
-/// As qmaild, homes and `.qmail` files behind directories it may not enter
-/// cannot be checked: accepted, and the server's log line says why. As
-/// root, the same addresses are found to bounce.
+/// As qmaild, as qmail-getpw (run as qmailp) does: a home behind a
+/// directory it may not enter does not match the user name, and the search
+/// goes on to `alias` (logged). A `.qmail` file inside a 0700 home that
+/// the user may read but qmaild may not look at is accepted and logged.
 #[test]
-fn what_qmaild_cannot_see_is_accepted_and_logged() {
+fn what_qmaild_cannot_see() {
     require_root!();
     let f = standard("qmaild", true);
     let cases = [
-        ("priv-x@example.com", OK),
+        ("priv-x@example.com", NO),
         ("closed-x@example.com", OK),
         ("joe-nope@example.com", NO),
     ];
@@ -244,16 +261,24 @@ fn what_qmaild_cannot_see_is_accepted_and_logged() {
         &["priv-x@example.com", "closed-x@example.com"],
     );
     run.stdout_has(&format!(
+        "  passwd: priv (uid {PRIV}): home {}: access denied",
+        f.p("private/priv")
+    ))
+    .stdout_has(&format!(
         "  logged: unable to stat {}: access denied",
         f.p("private/priv")
+    ))
+    .stdout_has(&format!(
+        "  no user name matched: user alias, home {}, dash \"-\", extension \"priv-x\"",
+        f.p("alias")
     ))
     .stdout_has(&format!(
         "  logged: unable to stat {}/.qmail-x: access denied",
         f.p("homes/closed")
     ))
-    .stdout_lacks("alias")
-    .code(0);
+    .code(100);
 
+    // As root the tool sees into the 0700 home: no .qmail-x there.
     let cases = [("priv-x@example.com", NO), ("closed-x@example.com", NO)];
     f.run_in_namespace(None, &args(&cases))
         .stdout(&quiet_lines(&cases))
@@ -332,4 +357,29 @@ fn usage_errors_are_100() {
     f.run_plain(&["-q", "--", "-x@remote.example"])
         .stdout("-x@remote.example: 250 ok\n")
         .code(0);
+}
+
+/// The tool shows qmail-local's own rules: a `.qmail` name that is not a
+/// regular file, a sticky home, and a deferral (reply 451, exit 111).
+#[test]
+fn shows_qmail_local_rules_and_deferrals() {
+    require_root!();
+    let mut f = standard("qmail-local", true);
+    f.dir("homes/joe/.qmail-isdir", JOE, 0o755)
+        .dir("homes/sticky", 5030, 0o1755);
+    f.user("sticky", 5030, "homes/sticky");
+    let joe = f.p("homes/joe");
+    let sticky = f.p("homes/sticky");
+    let run = f.run_in_namespace(None, &["joe-isdir@example.com", "sticky-x@example.com"]);
+    run.stdout_has(&format!(
+        "  {joe}/.qmail-isdir: not a regular file: qmail-local does not use it"
+    ))
+    .stdout_has(&format!("  {joe}/.qmail-default: does not exist"))
+    .stdout_has(&format!("reply: {NO}"))
+    .stdout_has(&format!(
+        "  qmail would defer (try again later): Home directory is sticky: \
+         user is editing his .qmail file. (qmail-local: {sticky})"
+    ))
+    .stdout_has(&format!("reply: {DEFER}"))
+    .code(111);
 }

@@ -21,10 +21,13 @@
 //! All client input is sent at once, as a pipelining client would. In
 //! `250 ok UNIXTIME qp PID` the numbers are masked to `TIME` and `PID`.
 //! In-process, recipients at `nobody.example` are unknown; through the
-//! binary the same comes from control/virtualdomains (`nobody.example:ex`,
-//! which no users/cdb, passwd user or alias .qmail can satisfy).
+//! binary the same comes from control/virtualdomains (`nobody.example:ex`)
+//! and a users/cdb giving every `ex-` name an empty home
+//! (`support::ex_bounces`).
 //!
 //! Set `BLESS=1` to rewrite the expected lines from the binary's answers.
+
+mod support;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -167,6 +170,7 @@ fn fixture(t: &Transcript) -> tempdir::Dir {
     for (name, value) in &controls {
         std::fs::write(ctl.join(name), value).unwrap();
     }
+    support::ex_bounces(dir.path());
     let queue = dir.path().join("bin/qmail-queue");
     std::fs::write(
         &queue,

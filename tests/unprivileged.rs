@@ -19,6 +19,7 @@ fn a_whole_session_as_nobody() {
             ("virtualdomains", "nobody.example:ex\n"),
         ],
     );
+    f.ex_bounces();
     // The stand-in qmail-queue records into its directory as the same user.
     std::fs::set_permissions(&f.queue_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let out = f

@@ -13,10 +13,11 @@
 //! qmail home (`$QMAILHOME`, else the home it was built for, /var/qmail
 //! unless `make PREFIX=...` said otherwise). Run it as the qmaild user to
 //! see exactly what the server sees; as root it may find files qmaild
-//! cannot look at. The check is always on here: NOREALRCPTTO is ignored.
+//! cannot look at. The check is always on here: NOREALRCPTTO is ignored;
+//! NODOTQMAIL and DOTQMAILFAIL are honoured as by the server.
 //!
 //! Exit status: 0 all accepted, 100 some recipient unknown (or bad usage),
-//! 111 a temporary failure (which wins).
+//! 111 a temporary failure or a recipient qmail would defer (which wins).
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -34,21 +35,22 @@ fn text(reply: &'static [u8]) -> &'static [u8] {
     reply.strip_suffix(b"\r\n").unwrap_or(reply)
 }
 
-fn reply_for(v: Verdict) -> &'static [u8] {
+fn reply_for(v: &Verdict) -> &'static [u8] {
     text(match v {
         Verdict::Accept => reply::OK,
         Verdict::Unknown => reply::NO_MAILBOX,
+        Verdict::Defer(_) => reply::MAILBOX_DEFERRED,
         Verdict::CdbTrouble => reply::CDB,
         Verdict::SysTrouble => reply::SYSUSERS,
     })
 }
 
 /// qmail's exit codes: 111 (temporary) outranks 100 (permanent).
-fn exit_for(v: Verdict) -> u8 {
+fn exit_for(v: &Verdict) -> u8 {
     match v {
         Verdict::Accept => 0,
         Verdict::Unknown => 100,
-        Verdict::CdbTrouble | Verdict::SysTrouble => 111,
+        Verdict::Defer(_) | Verdict::CdbTrouble | Verdict::SysTrouble => 111,
     }
 }
 
@@ -117,7 +119,9 @@ fn main() -> ExitCode {
     };
     warn_about_assign();
 
-    let mut resolver = Resolver::new(routing, RealSystem);
+    let mut resolver = Resolver::new(routing, RealSystem::default()).with_options(
+        qmail_smtpd::server::check_options(&qmail_smtpd::smtpd::ProcessEnv),
+    );
     let mut status = 0;
     let mut out = io::stdout().lock();
     for addr in &addrs {
@@ -142,12 +146,12 @@ fn main() -> ExitCode {
         };
         let result = written
             .and_then(|()| out.write_all(&line))
-            .and_then(|()| out.write_all(reply_for(verdict)))
+            .and_then(|()| out.write_all(reply_for(&verdict)))
             .and_then(|()| out.write_all(b"\n"));
         if result.is_err() {
             return ExitCode::from(111);
         }
-        status = status.max(exit_for(verdict));
+        status = status.max(exit_for(&verdict));
     }
     if out.flush().is_err() {
         return ExitCode::from(111);

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::io;
 
 use super::errstr::is_temporary;
-use super::{Passwd, System};
+use super::{Passwd, Stat, System};
 use nix::libc;
 
 /// Entries per table. Names are under 32 bytes and paths under a few
@@ -21,7 +21,7 @@ pub const LIMIT: usize = 1024;
 pub struct Cached<S> {
     inner: S,
     users: HashMap<Vec<u8>, Option<Passwd>>,
-    stats: HashMap<Vec<u8>, Result<u32, i32>>,
+    stats: HashMap<Vec<u8>, Result<Stat, i32>>,
 }
 
 impl<S> Cached<S> {
@@ -60,16 +60,16 @@ impl<S: System> System for Cached<S> {
     }
 
     /// A path with a NUL cannot exist: ENOENT without asking.
-    fn stat_uid(&mut self, path: &[u8]) -> io::Result<u32> {
+    fn stat(&mut self, path: &[u8]) -> io::Result<Stat> {
         if path.contains(&0) {
             return Err(io::Error::from_raw_os_error(libc::ENOENT));
         }
         if let Some(answer) = self.stats.get(path) {
             return answer.map_err(io::Error::from_raw_os_error);
         }
-        let answer = self.inner.stat_uid(path);
+        let answer = self.inner.stat(path);
         match &answer {
-            Ok(uid) => remember(&mut self.stats, path, Ok(*uid)),
+            Ok(st) => remember(&mut self.stats, path, Ok(*st)),
             Err(e) => {
                 if let Some(errno) = e.raw_os_error().filter(|&n| !is_temporary(n)) {
                     remember(&mut self.stats, path, Err(errno));
@@ -77,6 +77,31 @@ impl<S: System> System for Cached<S> {
             }
         }
         answer
+    }
+
+    /// Not cached: a `.qmail` file is read at most once per recipient, and
+    /// only at the end of the search.
+    fn read_small(&mut self, path: &[u8], max: usize) -> io::Result<Option<Vec<u8>>> {
+        if path.contains(&0) {
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+        }
+        self.inner.read_small(path, max)
+    }
+
+    fn vpopmail_sql(
+        &mut self,
+        conf: &[u8],
+        q: &super::SqlQuestion,
+    ) -> io::Result<super::SqlAnswer> {
+        self.inner.vpopmail_sql(conf, q)
+    }
+
+    /// The system below keeps the files open; lookups are not cached.
+    fn cdb_get(&mut self, path: &[u8], key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        if path.contains(&0) {
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+        }
+        self.inner.cdb_get(path, key)
     }
 }
 
@@ -87,13 +112,13 @@ mod tests {
 
     #[test]
     fn each_question_asked_once() {
-        let mut c = Cached::new(Fake::new().user("joe", 5001, "/h/joe").file("/h/joe", 5001));
+        let mut c = Cached::new(Fake::new().user("joe", 5001, "/h/joe"));
         for _ in 0..3 {
             assert_eq!(c.getpwnam(b"joe").unwrap().unwrap().uid, 5001);
             assert_eq!(c.getpwnam(b"nobody").unwrap(), None);
-            assert_eq!(c.stat_uid(b"/h/joe").unwrap(), 5001);
+            assert_eq!(c.stat(b"/h/joe").unwrap().uid, 5001);
             assert_eq!(
-                c.stat_uid(b"/h/joe/.qmail-x").unwrap_err().raw_os_error(),
+                c.stat(b"/h/joe/.qmail-x").unwrap_err().raw_os_error(),
                 Some(libc::ENOENT)
             );
         }
@@ -114,9 +139,9 @@ mod tests {
         );
         for _ in 0..2 {
             assert!(c.getpwnam(b"joe").is_err());
-            assert!(c.stat_uid(b"/x").is_err());
+            assert!(c.stat(b"/x").is_err());
             assert_eq!(
-                c.stat_uid(b"/y").unwrap_err().raw_os_error(),
+                c.stat(b"/y").unwrap_err().raw_os_error(),
                 Some(libc::EACCES)
             );
         }
@@ -132,7 +157,7 @@ mod tests {
         let mut c = Cached::new(Fake::new());
         assert_eq!(c.getpwnam(b"jo\0e").unwrap(), None);
         assert_eq!(
-            c.stat_uid(b"/h/.qmail-\0").unwrap_err().raw_os_error(),
+            c.stat(b"/h/.qmail-\0").unwrap_err().raw_os_error(),
             Some(libc::ENOENT)
         );
         assert!(c.inner().pw_asked.is_empty() && c.inner().stat_asked.is_empty());
@@ -142,7 +167,7 @@ mod tests {
     fn bounded() {
         let mut c = Cached::new(Fake::new());
         for i in 0..(3 * LIMIT) {
-            let _ = c.stat_uid(format!("/p{i}").as_bytes());
+            let _ = c.stat(format!("/p{i}").as_bytes());
             let _ = c.getpwnam(format!("u{i}").as_bytes());
             assert!(c.stats.len() <= LIMIT && c.users.len() <= LIMIT);
         }

@@ -1,15 +1,22 @@
 //! The real-recipient check (SPEC section 6): would qmail bounce this
-//! recipient for lack of a mailbox?
+//! recipient for lack of a mailbox, deliver it, or defer it?
 //!
-//! The logic is split along the qmail programs it repeats, so each part can be
-//! read beside the program it mirrors:
+//! The truth is what qmail's own delivery programs do, not what the
+//! realrcptto patch approximates. The logic is split along the programs it
+//! repeats, so each part can be read beside the program it mirrors:
 //!
 //! | module        | repeats                                   |
 //! |---------------|-------------------------------------------|
 //! | [`rewrite`]   | qmail-send: envnoathost, percenthack, locals, virtualdomains |
 //! | [`users_cdb`] | qmail-lspawn: the users/cdb lookup (`nughde_get`) |
 //! | [`getpw`]     | qmail-getpw: system accounts and the `alias` user |
+//! | [`checkhome`] | qmail-lspawn's uid-0 refusal; qmail-local's `chdir` and `checkhome` |
 //! | [`qmesearch`] | qmail-local: which `.qmail` file would be used |
+//!
+//! Three answers: accept (qmail delivers, or the check cannot prove it
+//! would not), unknown (qmail bounces: 550) and defer (qmail-lspawn or
+//! qmail-local would fail temporarily before delivering anything, so qmail
+//! retries: the check answers 4xx and the sender retries instead).
 //!
 //! Everything that touches the operating system (passwd lookups and `stat`)
 //! goes through the [`System`] trait, so every branch can be tested with an
@@ -23,45 +30,50 @@
 //! `explain` with a sink that prints everything, so the tool and the server
 //! cannot disagree.
 //!
-//! Departures from the realrcptto patch, all deliberate (see each module):
-//! - a home directory the check may not look into (EACCES) means "cannot
-//!   prove it bounces": accept and log, instead of trying the next user name
-//!   and perhaps rejecting through `alias` ([`getpw`]);
-//! - any non-"no such user" error from getpwnam is a 421, not only ETXTBSY;
-//! - `.qmail` names that would contain `/` after `.qmail` are never looked
-//!   at, and ENAMETOOLONG means "does not exist" ([`qmesearch`]);
-//! - a NUL byte in an address (only the tool can pass one: the server's
-//!   command reader ends a line at a NUL) is looked up as LF;
-//! - passwd and stat answers are cached for the session, and users/cdb is
-//!   opened once per session instead of once per recipient.
+//! Departures from the realrcptto patch, all deliberate (see each module
+//! and qmail-smtpd(8)): qmail's deferrals are 4xx, not 550 or accepted; the
+//! delivering user's view of a file (owner, group, mode) decides what
+//! qmail-local could open; `.qmail` names containing `/` are looked at, as
+//! qmail-local opens them; any non-"no such user" error from getpwnam is a
+//! 421; user names are bytes; passwd and stat answers are cached for the
+//! session, and users/cdb is opened once per session.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
 
+pub mod access;
 mod cache;
+pub mod checkhome;
+pub mod dotqmail;
 pub mod errstr;
+pub mod fastforward;
 pub mod getpw;
 pub mod qmesearch;
 pub mod rewrite;
 mod step;
 pub mod system;
 pub mod users_cdb;
+pub mod vpopmail;
 
 #[cfg(test)]
 mod fake;
 #[cfg(test)]
 mod tests;
 
+pub use access::Stat;
 pub use rewrite::Routing;
-pub use step::{PwAnswer, QmailAnswer, Show, Step};
+pub use step::{Deferral, PwAnswer, QmailAnswer, Show, Step};
 
 /// What the check concluded for one recipient address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// qmail would deliver it, or we cannot prove it would bounce.
+    /// qmail would deliver it, or we cannot prove it would not.
     Accept,
     /// qmail would bounce it: no mailbox by that name.
     Unknown,
+    /// qmail would defer it (a temporary failure before any delivery):
+    /// 4xx for this recipient, with the reason logged.
+    Defer(Deferral),
     /// users/cdb exists but cannot be read: 421, then exit.
     CdbTrouble,
     /// The system user database failed temporarily: 421, then exit.
@@ -90,17 +102,94 @@ impl RcptCheck for AcceptAll {
 pub struct Passwd {
     pub name: Vec<u8>,
     pub uid: u32,
+    pub gid: u32,
     pub dir: Vec<u8>,
+}
+
+/// What qmail-lspawn hands to qmail-local: the user, the uid and gid it
+/// runs as, the home directory, and the dash and extension that choose the
+/// `.qmail` file. From a users/cdb record or from qmail-getpw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub user: Vec<u8>,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: Vec<u8>,
+    pub dash: Vec<u8>,
+    pub ext: Vec<u8>,
+    /// qmail-local's `local` and `host` arguments (`$LOCAL`, `$HOST`; with
+    /// them `$RECIPIENT` is `local@host`): the rewritten address split at
+    /// its last `@`. Filled in after users/cdb or qmail-getpw.
+    pub local: Vec<u8>,
+    pub host: Vec<u8>,
+}
+
+/// Switches of the check, from the environment.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Read the `.qmail` file qmail-local would use and refuse what it
+    /// provably bounces (off: `NODOTQMAIL`).
+    pub dotqmail: bool,
+    /// When a database such a file points to cannot be read (a
+    /// vpasswd.cdb, a fastforward cdb): accept instead of answering 451
+    /// (`DOTQMAILFAIL=accept`).
+    pub fail_accept: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            dotqmail: true,
+            fail_accept: false,
+        }
+    }
 }
 
 /// Everything the check asks the operating system. The server uses
 /// [`system::RealSystem`]; tests use an in-memory fake that also records what
 /// it was asked.
 pub trait System {
-    /// Ok(None) = no such user; Err = temporary failure of the user database.
+    /// Ok(None) = no such user; Err = temporary failure of the user
+    /// database. The name is bytes: qmail passes 8-bit names through.
     fn getpwnam(&mut self, name: &[u8]) -> std::io::Result<Option<Passwd>>;
-    /// The owner uid of PATH (stat, following symlinks); Err carries the errno.
-    fn stat_uid(&mut self, path: &[u8]) -> std::io::Result<u32>;
+    /// stat(2) of PATH, following symbolic links as open(2) and chdir(2)
+    /// do; Err carries the errno.
+    fn stat(&mut self, path: &[u8]) -> std::io::Result<Stat>;
+    /// The contents of the file PATH if it holds at most `max` bytes;
+    /// Ok(None) when it is longer (read no further).
+    fn read_small(&mut self, path: &[u8], max: usize) -> std::io::Result<Option<Vec<u8>>>;
+    /// The data of the first record with KEY in the cdb file PATH;
+    /// Ok(None) when there is none. A missing file is Err(NotFound).
+    fn cdb_get(&mut self, path: &[u8], key: &[u8]) -> std::io::Result<Option<Vec<u8>>>;
+    /// A question to vpopmail's MySQL database, whose settings are in the
+    /// file CONF (vpopmail.mysql). Err: it could not be asked (down, slow,
+    /// denied); never taken for "no".
+    fn vpopmail_sql(&mut self, conf: &[u8], q: &SqlQuestion) -> std::io::Result<SqlAnswer>;
+}
+
+/// What vdelivermail asks vpopmail's MySQL backend (vmysql.c).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlQuestion<'a> {
+    /// `select valias_line from valias where alias = ? and domain = ?`:
+    /// is there a row?
+    Valias { alias: &'a [u8], domain: &'a [u8] },
+    /// `select pw_gid from vpopmail where pw_name = ? and pw_domain = ?`
+    /// (with `many_domains` false, vpopmail's --disable-many-domains: from
+    /// the domain's own table, its name the domain with `.` and `-` made
+    /// `_`, and no pw_domain condition).
+    User {
+        name: &'a [u8],
+        domain: &'a [u8],
+        many_domains: bool,
+    },
+}
+
+/// The answer to a [`SqlQuestion`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlAnswer {
+    Valias(bool),
+    /// The user's pw_gid (vpopmail's flags), or no such row.
+    User(Option<u32>),
 }
 
 /// The real-recipient check for one SMTP session.
@@ -110,6 +199,7 @@ pub trait System {
 /// caches are bounded so a long session cannot grow them without limit.
 pub struct Resolver<S: System> {
     routing: Routing,
+    options: Options,
     sys: cache::Cached<S>,
     users: users_cdb::UsersCdb,
 }
@@ -125,9 +215,16 @@ impl<S: System> Resolver<S> {
     pub fn with_users_cdb(routing: Routing, sys: S, path: impl Into<PathBuf>) -> Self {
         Resolver {
             routing,
+            options: Options::default(),
             sys: cache::Cached::new(sys),
             users: users_cdb::UsersCdb::new(path.into()),
         }
+    }
+
+    /// The same resolver with these switches.
+    pub fn with_options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
     }
 
     /// The routing tables the resolver was built with.
@@ -158,24 +255,44 @@ impl<S: System> Resolver<S> {
             Cow::Borrowed(addr)
         };
 
-        let Some(local) = rewrite::rewrite(&self.routing, &addr, sink) else {
+        let Some((local, host)) = rewrite::rewrite_with_host(&self.routing, &addr, sink) else {
             return Verdict::Accept;
         };
+        // qmail-lspawn: "if (!r[0]) _exit(0)": an empty local name is
+        // reported delivered without running anything.
+        if local.is_empty() {
+            sink(Step::EmptyLocal);
+            return Verdict::Accept;
+        }
 
-        let (home, dash, ext) = match self.users.lookup(&local, sink) {
+        let mut delivery = match self.users.lookup(&local, sink) {
             Err(_) => return Verdict::CdbTrouble,
-            Ok(users_cdb::Assignment::Short) => return Verdict::Accept,
-            Ok(users_cdb::Assignment::Hit { home, dash, ext }) => (home, dash, ext),
+            Ok(users_cdb::Assignment::Short { key }) => {
+                return defer(Deferral::ShortRecord { key }, sink);
+            }
+            Ok(users_cdb::Assignment::Hit(delivery)) => delivery,
             Ok(users_cdb::Assignment::NotListed) => match getpw::getpw(&mut self.sys, &local, sink)
             {
-                getpw::Found::Home { home, dash, ext } => (home, dash, ext),
-                getpw::Found::Accept => return Verdict::Accept,
-                getpw::Found::Unknown => return Verdict::Unknown,
+                getpw::Found::User(delivery) => delivery,
+                getpw::Found::NoAlias => return defer(Deferral::NoAlias, sink),
+                getpw::Found::Unseen => return Verdict::Accept,
                 getpw::Found::Trouble => return Verdict::SysTrouble,
             },
         };
 
-        qmesearch::qmesearch(&mut self.sys, &home, &dash, &ext, sink)
+        delivery.local = local;
+        delivery.host = host;
+
+        if let Some(verdict) = checkhome::checkhome(&mut self.sys, &delivery, sink) {
+            return verdict;
+        }
+        match qmesearch::qmesearch(&mut self.sys, &delivery, sink) {
+            qmesearch::Search::Done(verdict) => verdict,
+            qmesearch::Search::Found(file) if self.options.dotqmail => {
+                dotqmail::decide(&mut self.sys, &delivery, &file, &self.options, sink)
+            }
+            qmesearch::Search::Found(_) => Verdict::Accept,
+        }
     }
 
     /// [`Resolver::explain`] collecting the steps, for the tool and tests.
@@ -184,6 +301,12 @@ impl<S: System> Resolver<S> {
         let verdict = self.explain(addr, &mut |s| steps.push(s));
         (steps, verdict)
     }
+}
+
+/// Reports a deferral as a step and as the verdict.
+fn defer(why: Deferral, sink: &mut dyn FnMut(Step)) -> Verdict {
+    sink(Step::Deferred(why.clone()));
+    Verdict::Defer(why)
 }
 
 impl<S: System> RcptCheck for Resolver<S> {

@@ -100,6 +100,16 @@ fn rchr(s: &[u8], c: u8) -> Option<usize> {
 /// or `None` when qmail would not deliver the address locally (remote, or a
 /// virtualdomains exception), which the check accepts.
 pub fn rewrite(routing: &Routing, addr: &[u8], sink: &mut dyn FnMut(Step)) -> Option<Vec<u8>> {
+    rewrite_with_host(routing, addr, sink).map(|(local, _)| local)
+}
+
+/// [`rewrite`], with the host qmail-local is given too (the domain after
+/// the last `@` of the rewritten address: its `$HOST`).
+pub fn rewrite_with_host(
+    routing: &Routing,
+    addr: &[u8],
+    sink: &mut dyn FnMut(Step),
+) -> Option<(Vec<u8>, Vec<u8>)> {
     let mut s = addr.to_vec();
     let mut i = match rchr(&s, b'@') {
         Some(i) => i,
@@ -128,7 +138,7 @@ pub fn rewrite(routing: &Routing, addr: &[u8], sink: &mut dyn FnMut(Step)) -> Op
             domain: domain.to_vec(),
             local: local.to_vec(),
         });
-        return Some(local.to_vec());
+        return Some((local.to_vec(), domain.to_vec()));
     }
 
     // virtualdomains keys, first found wins: the whole address, the domain,
@@ -154,7 +164,7 @@ pub fn rewrite(routing: &Routing, addr: &[u8], sink: &mut dyn FnMut(Step)) -> Op
             prefix: prefix.to_vec(),
             local: name.clone(),
         });
-        return Some(name);
+        return Some((name, domain.to_vec()));
     }
     sink(Step::NotLocal {
         domain: domain.to_vec(),

@@ -11,34 +11,33 @@
 //!   "wildchars"), so most prefixes need no lookup at all.
 //!
 //! The file is opened once per session, on first use, and every question is
-//! a hashed cdb lookup: nothing is scanned. A users/cdb replaced by
+//! a hashed cdb lookup of a few positioned reads ([`crate::cdb`]): nothing
+//! is scanned or mapped, so memory does not grow with the file. A users/cdb replaced by
 //! qmail-newu during a session is seen by the next session.
 
 use std::io;
 use std::path::PathBuf;
 
-use super::Step;
+use super::{Delivery, Step};
+use crate::cdb::Cdb;
 
 /// What users/cdb says about a local name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Assignment {
     /// No users/cdb, or no record for this name: ask qmail-getpw.
     NotListed,
-    /// The record has too few fields to find a home and dash; the
-    /// realrcptto patch accepts such a recipient, and so do we.
-    Short,
-    /// Delivery goes to `home` with this dash and extension.
-    Hit {
-        home: Vec<u8>,
-        dash: Vec<u8>,
-        ext: Vec<u8>,
-    },
+    /// The record (this key) lacks some of its six fields: qmail-lspawn
+    /// stops with "Internal qmail-lspawn bug." (a temporary failure), so
+    /// qmail defers.
+    Short { key: Vec<u8> },
+    /// qmail-local runs with this delivery.
+    Hit(Delivery),
 }
 
 enum State {
     Unopened,
     Absent,
-    Open { cdb: cdb2::CDB, wildchars: Vec<u8> },
+    Open { cdb: Cdb, wildchars: Vec<u8> },
 }
 
 /// The session's handle on users/cdb.
@@ -63,7 +62,7 @@ impl UsersCdb {
         if !matches!(self.state, State::Unopened) {
             return Ok(());
         }
-        let cdb = match cdb2::CDB::open(&self.path) {
+        let cdb = match Cdb::open(&self.path) {
             Ok(cdb) => cdb,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.state = State::Absent;
@@ -71,8 +70,8 @@ impl UsersCdb {
             }
             Err(e) => return Err(e),
         };
-        let wildchars = match cdb.get(b"") {
-            Some(value) => value?,
+        let wildchars = match cdb.get(b"")? {
+            Some(value) => value,
             None => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -113,9 +112,9 @@ impl UsersCdb {
                 continue;
             }
             let value = match cdb.get(&key[..i]) {
-                None => continue,
-                Some(Ok(value)) => value,
-                Some(Err(e)) => {
+                Ok(None) => continue,
+                Ok(Some(value)) => value,
+                Err(e) => {
                     sink(Step::UsersCdbTrouble {
                         error: describe(&e),
                     });
@@ -134,9 +133,10 @@ impl UsersCdb {
     }
 }
 
-/// Splits a record the way qmail-lspawn reads it: user, uid, gid, home and
-/// dash must each end with a NUL; the extension runs to the next NUL or the
-/// end. Fewer fields: [`Assignment::Short`].
+/// Splits a record the way qmail-lspawn's `spawn` reads it, after
+/// `nughde_get` has appended the wildcard rest and a NUL: user, uid, gid,
+/// home, dash and extension must each end with a NUL. Fewer fields:
+/// [`Assignment::Short`].
 fn parse(
     key: &[u8],
     wildcard: bool,
@@ -145,25 +145,47 @@ fn parse(
     sink: &mut dyn FnMut(Step),
 ) -> Assignment {
     value.extend_from_slice(rest);
-    let fields: Vec<&[u8]> = value.splitn(7, |&b| b == 0).collect();
-    if fields.len() < 6 {
+    value.push(0);
+    let fields: Vec<&[u8]> = value.split(|&b| b == 0).collect();
+    // Six NUL-terminated fields make at least seven pieces.
+    if fields.len() < 7 {
         sink(Step::UsersCdbShort { key: key.to_vec() });
-        return Assignment::Short;
+        return Assignment::Short { key: key.to_vec() };
     }
-    let (user, home, dash, ext) = (fields[0], fields[3], fields[4], fields[5]);
+    let delivery = Delivery {
+        user: fields[0].to_vec(),
+        uid: scan_ulong(fields[1]) as u32,
+        gid: scan_ulong(fields[2]) as u32,
+        home: fields[3].to_vec(),
+        dash: fields[4].to_vec(),
+        ext: fields[5].to_vec(),
+        local: Vec::new(),
+        host: Vec::new(),
+    };
     sink(Step::UsersCdbHit {
         key: key.to_vec(),
         wildcard,
-        user: user.to_vec(),
-        home: home.to_vec(),
-        dash: dash.to_vec(),
-        ext: ext.to_vec(),
+        user: delivery.user.clone(),
+        uid: delivery.uid,
+        home: delivery.home.clone(),
+        dash: delivery.dash.clone(),
+        ext: delivery.ext.clone(),
     });
-    Assignment::Hit {
-        home: home.to_vec(),
-        dash: dash.to_vec(),
-        ext: ext.to_vec(),
-    }
+    Assignment::Hit(delivery)
+}
+
+/// qmail's `scan_ulong`, as qmail-lspawn reads the uid and gid: the
+/// leading decimal digits, wrapping on overflow, 0 when there are none.
+/// qmail-lspawn then stores it in a 32-bit uid_t (the caller truncates), so
+/// a uid that is not a number, or a multiple of 2^32, is uid 0 and qmail
+/// defers ("Not allowed to perform deliveries as root.").
+fn scan_ulong(field: &[u8]) -> u64 {
+    field
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0u64, |n, &d| {
+            n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'))
+        })
 }
 
 fn describe(e: &io::Error) -> String {
@@ -258,11 +280,19 @@ pub(crate) mod tests {
         d
     }
 
-    fn hit(home: &str, dash: &str, ext: &str) -> Assignment {
-        Assignment::Hit {
-            home: home.into(),
-            dash: dash.into(),
-            ext: ext.into(),
+    type Hde = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+    fn hit(home: &str, dash: &str, ext: &str) -> Hde {
+        (home.into(), dash.into(), ext.into())
+    }
+
+    impl Assignment {
+        /// Home, dash and extension of a hit.
+        fn hde(self) -> Hde {
+            match self {
+                Assignment::Hit(d) => (d.home, d.dash, d.ext),
+                other => panic!("not a hit: {other:?}"),
+            }
         }
     }
 
@@ -288,13 +318,14 @@ pub(crate) mod tests {
         let mut u = UsersCdb::new(path);
         // Exact key wins.
         let (r, steps) = look(&mut u, b"joe");
-        assert_eq!(r.unwrap(), hit("/h/joe", "-", "exact"));
+        assert_eq!(r.unwrap().hde(), hit("/h/joe", "-", "exact"));
         assert_eq!(
             steps,
             vec![Step::UsersCdbHit {
                 key: b"!joe\0".to_vec(),
                 wildcard: false,
                 user: b"joe".to_vec(),
+                uid: 5001,
                 home: b"/h/joe".to_vec(),
                 dash: b"-".to_vec(),
                 ext: b"exact".to_vec()
@@ -302,16 +333,28 @@ pub(crate) mod tests {
         );
         // Longest wildcard prefix; rest appended in original case.
         assert_eq!(
-            look(&mut u, b"joe-List-X").0.unwrap(),
+            look(&mut u, b"joe-List-X").0.unwrap().hde(),
             hit("/h/joe", "-", "w-List-X")
         );
         // "jo" ends in 'o', which is a wildchar (from "+jo"), so "!jo" is tried.
-        assert_eq!(look(&mut u, b"john").0.unwrap(), hit("/h/jo", "-", "phn"));
+        assert_eq!(
+            look(&mut u, b"john").0.unwrap().hde(),
+            hit("/h/jo", "-", "phn")
+        );
         // The bare "!" is always tried.
-        assert_eq!(look(&mut u, b"zed").0.unwrap(), hit("/h/catch", "-", "zed"));
+        assert_eq!(
+            look(&mut u, b"zed").0.unwrap().hde(),
+            hit("/h/catch", "-", "zed")
+        );
         // Upper-case names find lower-cased keys.
-        assert_eq!(look(&mut u, b"JOE").0.unwrap(), hit("/h/joe", "-", "exact"));
-        assert_eq!(look(&mut u, b"JOE-X").0.unwrap(), hit("/h/joe", "-", "w-X"));
+        assert_eq!(
+            look(&mut u, b"JOE").0.unwrap().hde(),
+            hit("/h/joe", "-", "exact")
+        );
+        assert_eq!(
+            look(&mut u, b"JOE-X").0.unwrap().hde(),
+            hit("/h/joe", "-", "w-X")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -352,10 +395,16 @@ pub(crate) mod tests {
             ],
         );
         let mut u = UsersCdb::new(path);
-        assert_eq!(look(&mut u, b"joex").0.unwrap(), hit("/h/joe", "-", "wx"));
+        assert_eq!(
+            look(&mut u, b"joex").0.unwrap().hde(),
+            hit("/h/joe", "-", "wx")
+        );
         // "!joe" as a wildcard also matches L = "joe" itself (i = len - 1),
         // but only when the exact key is missing.
-        assert_eq!(look(&mut u, b"joe").0.unwrap(), hit("/h/joe", "-", "w"));
+        assert_eq!(
+            look(&mut u, b"joe").0.unwrap().hde(),
+            hit("/h/joe", "-", "w")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -417,7 +466,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn short_records_accept() {
+    fn short_records_defer() {
         let dir = tempdir("cdb-short");
         let path = dir.join("cdb");
         let rec = |k: &[u8], v: &[u8]| (k.to_vec(), v.to_vec());
@@ -435,15 +484,44 @@ pub(crate) mod tests {
         let mut u = UsersCdb::new(path);
         for name in [&b"a"[..], b"b", b"c"] {
             let (r, steps) = look(&mut u, name);
-            assert_eq!(r.unwrap(), Assignment::Short, "{name:?}");
             let mut key = b"!".to_vec();
             key.extend_from_slice(name);
             key.push(0);
+            assert_eq!(
+                r.unwrap(),
+                Assignment::Short { key: key.clone() },
+                "{name:?}"
+            );
             assert_eq!(steps, vec![Step::UsersCdbShort { key }]);
         }
         // Five NULs: the extension is empty; text after a sixth NUL is ignored.
-        assert_eq!(look(&mut u, b"d").0.unwrap(), hit("/h", "-", ""));
-        assert_eq!(look(&mut u, b"e").0.unwrap(), hit("/h", "-", "ext"));
+        assert_eq!(look(&mut u, b"d").0.unwrap().hde(), hit("/h", "-", ""));
+        assert_eq!(look(&mut u, b"e").0.unwrap().hde(), hit("/h", "-", "ext"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn uid_and_gid_read_as_scan_ulong_does() {
+        let dir = tempdir("cdb-uid");
+        let path = dir.join("cdb");
+        newu(
+            &path,
+            &[
+                b"=a:a:5001:6001:/h:-::",
+                b"=b:b:12abc:x:/h:-::",
+                b"=c:c:4294967296:4294967297:/h:-::",
+                b"=d:d::-5:/h:-::",
+            ],
+        );
+        let mut u = UsersCdb::new(path);
+        let ids = |u: &mut UsersCdb, name: &[u8]| match look(u, name).0.unwrap() {
+            Assignment::Hit(d) => (d.uid, d.gid),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(ids(&mut u, b"a"), (5001, 6001));
+        assert_eq!(ids(&mut u, b"b"), (12, 0), "leading digits only");
+        assert_eq!(ids(&mut u, b"c"), (0, 1), "truncated to 32 bits");
+        assert_eq!(ids(&mut u, b"d"), (0, 0), "no digits: 0");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -487,10 +565,16 @@ pub(crate) mod tests {
         let path = dir.join("cdb");
         newu(&path, &[b"=joe:joe:1:1:/h/joe:-:x:"]);
         let mut u = UsersCdb::new(path.clone());
-        assert_eq!(look(&mut u, b"joe").0.unwrap(), hit("/h/joe", "-", "x"));
+        assert_eq!(
+            look(&mut u, b"joe").0.unwrap().hde(),
+            hit("/h/joe", "-", "x")
+        );
         // Removing the file does not matter to an open session.
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(look(&mut u, b"joe").0.unwrap(), hit("/h/joe", "-", "x"));
+        assert_eq!(
+            look(&mut u, b"joe").0.unwrap().hde(),
+            hit("/h/joe", "-", "x")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

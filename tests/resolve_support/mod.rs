@@ -15,6 +15,10 @@ use std::process::Command;
 pub const TOOL: &str = env!("CARGO_BIN_EXE_qmail-realrcptto");
 pub const SMTPD: &str = env!("CARGO_BIN_EXE_qmail-smtpd");
 
+/// qmailp's uid and the nofiles gid in every fixture passwd.
+pub const QMAILP: u32 = 5011;
+pub const NOFILES: u32 = 5012;
+
 /// Why the namespace tests cannot run here, if they cannot.
 pub fn cannot_run_as_root() -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
@@ -46,7 +50,7 @@ macro_rules! require_root {
 
 pub struct Fixture {
     pub root: PathBuf,
-    passwd: Vec<String>,
+    passwd: Vec<Vec<u8>>,
 }
 
 impl Fixture {
@@ -67,7 +71,12 @@ impl Fixture {
         }
         Fixture {
             root,
-            passwd: vec!["root:x:0:0:root:/root:/bin/sh".into()],
+            // qmailp: the user qmail-getpw runs as (group 5012 for nofiles),
+            // whose view of home directories the check follows.
+            passwd: vec![
+                b"root:x:0:0:root:/root:/bin/sh".to_vec(),
+                format!("qmailp:x:{QMAILP}:{NOFILES}::/var/qmail:/bin/sh").into_bytes(),
+            ],
         }
     }
 
@@ -112,12 +121,13 @@ impl Fixture {
             self.p(home)
         };
         self.passwd
-            .push(format!("{name}:x:{uid}:{uid}::{home}:/bin/sh"));
+            .push(format!("{name}:x:{uid}:{uid}::{home}:/bin/sh").into_bytes());
         self
     }
 
-    pub fn raw_passwd_line(&mut self, line: String) -> &mut Self {
-        self.passwd.push(line);
+    /// A passwd line as bytes (8-bit user names are real).
+    pub fn raw_passwd_line(&mut self, line: impl Into<Vec<u8>>) -> &mut Self {
+        self.passwd.push(line.into());
         self
     }
 
@@ -153,7 +163,9 @@ impl Fixture {
 
     fn passwd_file(&self) -> PathBuf {
         let p = self.path("passwd");
-        fs::write(&p, self.passwd.join("\n") + "\n").unwrap();
+        let mut text = self.passwd.join(&b'\n');
+        text.push(b'\n');
+        fs::write(&p, text).unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
         p
     }
@@ -168,10 +180,15 @@ impl Fixture {
 
     /// One SMTP session of the real qmail-smtpd, client lines on stdin,
     /// in the same namespace set-up as [`Fixture::run_in_namespace`].
-    pub fn smtpd_in_namespace(&self, uid: Option<u32>, env: &[(&str, &str)], input: &str) -> Run {
+    pub fn smtpd_in_namespace(
+        &self,
+        uid: Option<u32>,
+        env: &[(&str, &str)],
+        input: impl AsRef<[u8]>,
+    ) -> Run {
         let mut cmd = self.namespace_command(uid, SMTPD);
         cmd.envs(env.iter().copied());
-        self.run_cmd_with_input(cmd, input.as_bytes())
+        self.run_cmd_with_input(cmd, input.as_ref())
     }
 
     fn namespace_command(&self, uid: Option<u32>, program: &str) -> Command {
@@ -226,7 +243,8 @@ impl Fixture {
         if let Ok(l) = listing {
             let _ = writeln!(context, "files:\n{}", String::from_utf8_lossy(&l.stdout));
         }
-        let passwd = fs::read_to_string(self.path("passwd")).unwrap_or_default();
+        let passwd = fs::read(self.path("passwd")).unwrap_or_default();
+        let passwd = String::from_utf8_lossy(&passwd);
         let short: String = passwd
             .lines()
             .map(|l| if l.len() > 200 { &l[..200] } else { l })

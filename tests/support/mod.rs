@@ -98,6 +98,27 @@ pub enum Queue {
     SlowReader { chunk: usize, pause_ms: u32 },
 }
 
+/// Writes QMAIL_HOME/users/cdb for the tests' `nobody.example:ex` virtual
+/// domain: every local name `ex-...` belongs to nobody (uid 65534), with
+/// an empty home of its own (QMAIL_HOME/ex-home, 0755), so qmail would
+/// bounce each such recipient for lack of a `.qmail` file, whatever this
+/// machine's passwd holds. (Left to qmail-getpw, the names would go to
+/// `alias`; on a machine without an alias user qmail defers them, and the
+/// check answers 451.)
+pub fn ex_bounces(qmail_home: &Path) {
+    let ex_home = qmail_home.join("ex-home");
+    std::fs::create_dir_all(&ex_home).unwrap();
+    std::fs::set_permissions(&ex_home, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(qmail_home.join("users")).unwrap();
+    let line = format!("+ex-:nobody:65534:65534:{}:-::", ex_home.display());
+    let (key, value, wild) =
+        qmail_smtpd::resolve::users_cdb::compile_assign_line(line.as_bytes()).unwrap();
+    let mut w = cdb2::CDBWriter::create(qmail_home.join("users/cdb")).unwrap();
+    w.add(&key, &value).unwrap();
+    w.add(b"", &[wild.unwrap()]).unwrap();
+    w.finish().unwrap();
+}
+
 /// Single-quotes `s` for /bin/sh.
 fn sh_quote(s: &[u8]) -> String {
     let mut q = String::from("'");
@@ -324,6 +345,13 @@ impl Fixture {
             w.add(k, v).unwrap();
         }
         w.finish().unwrap();
+        self
+    }
+
+    /// users/cdb for the `nobody.example:ex` virtual domain the tests use:
+    /// see [`ex_bounces`].
+    pub fn ex_bounces(&self) -> &Self {
+        ex_bounces(&self.home);
         self
     }
 

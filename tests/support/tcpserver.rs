@@ -32,9 +32,28 @@ impl TcpServer {
     /// fixture's qmail home and stand-in qmail-queue, NOREALRCPTTO=1, and
     /// `env` on top. The binary's stderr goes to a log file.
     pub fn start(f: &Fixture, rules: Option<&str>, env: &[(&str, &str)]) -> TcpServer {
+        Self::launch(f, rules, env, None)
+    }
+
+    /// As [`TcpServer::start`] with the recipient check on (no
+    /// NOREALRCPTTO) and the server running as `uid`:`gid` (tcpserver's
+    /// `-u` and `-g`), as qmaild would.
+    pub fn start_checked(f: &Fixture, env: &[(&str, &str)], uid: u32, gid: u32) -> TcpServer {
+        Self::launch(f, None, env, Some((uid, gid)))
+    }
+
+    fn launch(
+        f: &Fixture,
+        rules: Option<&str>,
+        env: &[(&str, &str)],
+        checked_as: Option<(u32, u32)>,
+    ) -> TcpServer {
         let tcpserver = super::require_program("tcpserver", "ucspi-tcp");
         let mut cmd = Command::new(&tcpserver);
         cmd.args(["-1", "-R", "-H", "-l", "mx.example", "-c", "20"]);
+        if let Some((uid, gid)) = checked_as {
+            cmd.args(["-u", &uid.to_string(), "-g", &gid.to_string()]);
+        }
         if let Some(rules) = rules {
             cmd.arg("-x").arg(compile_rules(f, rules));
         }
@@ -45,10 +64,12 @@ impl TcpServer {
             .env("PATH", PATH)
             .env("QMAILHOME", &f.home)
             .env("QMAILQUEUE", f.queue_program())
-            .env("NOREALRCPTTO", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap());
+        if checked_as.is_none() {
+            cmd.env("NOREALRCPTTO", "1");
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -108,6 +129,25 @@ impl TcpServer {
     /// What the binaries wrote on stderr, and tcpserver's own lines.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// One SMTP conversation in lock-step: the greeting, then one reply
+    /// line per command (MAIL, RCPT, RSET, NOOP, QUIT: one-line replies).
+    pub fn converse(&self, commands: &[&[u8]]) -> Vec<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let mut replies = vec![line.trim_end().to_string()];
+        for c in commands {
+            s.write_all(c).unwrap();
+            s.write_all(b"\r\n").unwrap();
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            replies.push(line.trim_end().to_string());
+        }
+        replies
     }
 
     /// Runs swaks against this server (`EHLO client.example`) with `args`.
