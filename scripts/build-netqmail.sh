@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds a complete netqmail-1.06 (qmail-send, qmail-lspawn, qmail-getpw,
 # qmail-local, qmail-queue, qmail-start, qmail-clean, qmail-rspawn,
-# qmail-remote, qmail-newu, qmail-smtpd, install, instcheck, ... : the
+# qmail-remote, qmail-newu, qmail-smtpd, bouncesaying, install, instcheck, ... : the
 # Makefile's `it` and `man` targets) for scripts/delivery-differential.py:
 #
 #   scripts/build-netqmail.sh NETQMAIL_SRC OUTDIR
@@ -90,7 +90,7 @@ if ! make -j2 it man >build.log 2>&1; then
 fi
 for p in qmail-send qmail-lspawn qmail-getpw qmail-local qmail-queue qmail-start \
          qmail-clean qmail-rspawn qmail-remote qmail-newu qmail-smtpd qmail-inject \
-         install instcheck; do
+         bouncesaying qmail-newmrh install instcheck; do
   [ -x "$p" ] || { echo "$0: $p was not built (see $out/build.log)" >&2; exit 1; }
 done
 echo "built netqmail in $out with:" >&2

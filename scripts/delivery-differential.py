@@ -10,7 +10,12 @@ OURS_BINARY defaults to target/release/qmail-smtpd (copied at start, so a
 rebuild during the run changes nothing); SEED (default 1) and COUNT
 (default 300) drive the random addresses added to the fixed corner cases
 (an empty OURS_BINARY means the default). Run as root; python3 standard
-library only; under a minute on 2 cores.
+library only; about two minutes on 2 cores (a vpopmail build included).
+It needs Debian's fastforward package (apt-get install fastforward:
+fastforward and setforward) unless NOFASTFORWARD=1, which drops its cases.
+vpopmail is built from VPOPMAIL_SRC (a git repository, whose HEAD is used,
+or an unpacked tree; default /work/.mirror/sagredo-dev+vpopmail/repo when
+it exists; VPOPMAIL_SRC= skips vpopmail).
 NETQMAIL_BUILD=DIR reuses a tree built by scripts/build-netqmail.sh (same
 fixed qmail ids); KEEP=1 keeps the work directory for a post-mortem; ALL=1
 also prints every row, agreements included.
@@ -19,42 +24,68 @@ What runs. The script re-executes itself under `unshare -m --propagation
 private`; every mount below exists only in that namespace and vanishes with
 it. Over /etc/passwd and /etc/group it binds copies of the real files plus
 the qmail users (alias qmaild qmaill qmailp qmailq qmailr qmails, groups
-qmail nofiles, the fixed ids of build-netqmail.sh) and the fixture users; a
-temporary directory goes over /var/qmail (through an overlay of /var when
-/var/qmail does not exist). netqmail is built there with
+qmail nofiles, the fixed ids of build-netqmail.sh), vpopmail (64020, group
+vchkpw) and the fixture users; a temporary directory goes over /var/qmail
+(through an overlay of /var when /var/qmail does not exist). fastforward
+queues through bin/qmail-queue of its own qmail home (Debian's:
+/var/lib/qmail): a directory with the same links plus netqmail's
+qmail-queue is bound over /var/lib/qmail/bin. netqmail is built there with
 scripts/build-netqmail.sh, installed with its own `install` and checked with
-`instcheck`, and users/assign is compiled by its own qmail-newu. The
-machine's real files, users and processes are never touched.
+`instcheck`, and users/assign is compiled by its own qmail-newu.
+vpopmail (--enable-auth-module=cdb --disable-qmail-ext) is configured, made
+and installed into ~vpopmail there; its own vadddomain, vadduser, vmoduser,
+valias and vaddaliasdomain make the domains (see Vpopmail), with a
+stand-in `ps` so that they signal no qmail-send. The machine's real files,
+users and processes are never touched.
 
-What is compared. For each address, in each of six configurations (base;
+What is compared. For each address, in each of eight configurations (base;
 ~alias/.qmail-default added; no users/cdb; no alias user at all; alias's
-home missing; users/cdb not a cdb):
+home missing; users/cdb not a cdb; ~alias/.qmail-default `|bouncesaying
+TEXT`; ~alias/.qmail-default `| fastforward -d ~alias/aliases.cdb`), and
+for vpopmail's domains in a ninth (vpopmail: the same files as base, ours
+running as the vpopmail user, which may read the 0700 domain directories,
+as the man page asks):
   qmail's side: one SMTP session with netqmail's own qmail-smtpd (as
     qmaild, so the envelope is exactly what netqmail would queue: quotes,
     [ip] literals, source routes) with the real qmail-queue behind it, then
-    the FIRST delivery attempt of qmail-send (started by qmail-start, every
-    daemon as its qmail user, qmail-lspawn/qmail-getpw/qmail-local doing the
-    work) as logged: `delivery N: success|deferral|failure: TEXT` for the
-    `starting delivery N: msg M` of the message whose `info msg M` line has
-    the qp that qmail-smtpd reported. The sender is <>, and control/
-    doublebounceto is empty, so a failure's double bounce goes to
+    the FIRST delivery attempt of qmail-send (started by qmail-start with
+    PATH=/var/qmail/bin:... as netqmail's rc scripts do, every daemon as its
+    qmail user, qmail-lspawn/qmail-getpw/qmail-local doing the work, and
+    bouncesaying, fastforward, vdelivermail the programs) as logged:
+    `delivery N: success|deferral|failure: TEXT` for the `starting delivery
+    N: msg M` of the message whose `info msg M` line has the qp that
+    qmail-smtpd reported (and uid qmaild: forwards made by qmail-local,
+    fastforward or vdelivermail carry other uids, and pids wrap). The
+    sender is <>, and control/doublebounceto is empty, so a failure's
+    double bounce goes to
     "@local.example", which qmail-lspawn discards; only the deliveries of
     the injected messages (matched by qp) are counted. Remote addresses go
     through qmail-rspawn/qmail-remote to a closed local port
     (control/smtproutes) and defer.
-  ours: the RCPT reply of OURS_BINARY (as qmaild, QMAILHOME=/var/qmail, the
-    same control files and users/cdb, MAXUNKNOWNRCPT=0, MAXRCPT=100000,
-    QMAILQUEUE a stand-in that exits 0), many RCPTs per session.
-The addresses: the corner cases in CORNER (each with a note), over fixture
-users and homes (Fixture.build: every kind of .qmail file, home and passwd
-or users/assign entry that qmail-getpw, qmail-lspawn and qmail-local treat
-specially), plus COUNT random ones made from the same names.
+  ours: the RCPT reply of OURS_BINARY (as qmaild, or vpopmail, QMAILHOME=
+    /var/qmail, the same control files and users/cdb, MAXUNKNOWNRCPT=0,
+    MAXRCPT=100000, QMAILQUEUE a stand-in that exits 0), many RCPTs per
+    session, asked BEFORE qmail delivers (deliveries change files:
+    vdelivermail rebuilds a missing vpasswd.cdb).
+The addresses: the corner cases in CORNER, BCORNER (bouncesaying) and
+FCORNER (fastforward), each with a note, over fixture users and homes
+(Fixture.build: every kind of .qmail file, home and passwd or users/assign
+entry that qmail-getpw, qmail-lspawn and qmail-local treat specially;
+Fixture.build_programs: .qmail files running bouncesaying and fastforward,
+cdbs made by setforward), plus COUNT random ones made from the same names;
+in the vpopmail configuration VCORNER and COUNT/4 random addresses at
+vpopmail's domains. PROGRAM CASES lists every BCORNER, FCORNER and VCORNER
+address with qmail's outcome and our reply code, per configuration.
 Verdicts: agree = 2xx & delivered, 5xx & bounced, 4xx & deferred;
 "accepted, qmail defers" (2xx & deferral: the check only refuses what has no
 mailbox, so this is expected where a mailbox exists but is broken) is
-counted apart; the others are mismatches and listed with qmail's log text
-and our reply (plus our log lines from a one-address rerun). Exit status 1
-if any 5xx was given for an address qmail delivered or deferred.
+counted apart; so is a 5xx for a name that vdelivermail '' delete
+discards (qmail "delivers" it to nowhere; the check refuses it on purpose,
+see the man page); the others are mismatches and listed with qmail's log
+text and our reply (plus our log lines from a one-address rerun, and from
+the first session when the rerun, after qmail's delivery, answers
+otherwise). Exit status 1 if any 5xx was given for an address qmail
+delivered or deferred.
 """
 import os, sys, subprocess, shutil, tempfile, random, time, signal, socket, re, hashlib
 
@@ -301,6 +332,113 @@ class Fixture:
             "."]
         return ("\n".join(assign) + "\n").encode("latin-1")
 
+    def build_programs(self, fastforward):
+        """Homes whose .qmail files run the programs step 7 of the check
+        reads: bouncesaying (netqmail's own, in /var/qmail/bin) and, when
+        `fastforward` is set, fastforward with cdbs made by the real
+        setforward. Forward targets are joe@local.example (delivered)."""
+        H = self.h.encode()
+        Q = os.path.join
+        bs = self.home(b"bs")
+        uid = self.uids[b"bs"]
+        for ext, content, mode in [
+                (b"gone", b"|bouncesaying 'Gone.'\n", 0o644),
+                (b"plain", b"|bouncesaying Gone.\n", 0o644),
+                (b"space", b"| bouncesaying 'Gone.'\n", 0o644),
+                (b"tab", b"|bouncesaying\t'Gone.'\t\n", 0o644),
+                (b"dq", b"|bouncesaying \"Gone, sorry.\"\n", 0o644),
+                (b"abs", b"|/var/qmail/bin/bouncesaying 'Gone.'\n", 0o644),
+                (b"usage", b"|bouncesaying\n", 0o644),
+                (b"condf", b"|bouncesaying 'No.' false\n", 0o644),
+                (b"condt", b"|bouncesaying 'No.' true\n", 0o644),
+                (b"condmissing", b"|bouncesaying 'No.' no-such-program\n", 0o644),
+                (b"condempty", b"|bouncesaying 'No.' ''\n", 0o644),
+                (b"filefirst", b"./Maildir/\n|bouncesaying 'Gone.'\n", 0o644),
+                (b"filelast", b"|bouncesaying 'Gone.'\n./Maildir/\n", 0o644),
+                (b"fwdfirst", b"&joe@local.example\n|bouncesaying 'Gone.'\n", 0o644),
+                (b"fwdbare", b"joe@local.example\n&bob@local.example\n|bouncesaying 'Gone.'\n", 0o644),
+                (b"fwdonly", b"&joe@local.example\n", 0o644),
+                (b"comment", b"# moved away\n|bouncesaying 'Gone.'\n", 0o644),
+                (b"truefirst", b"|true\n|bouncesaying 'Gone.'\n", 0o644),
+                (b"blankfirst", b"\n|bouncesaying 'Gone.'\n", 0o644),
+                (b"plist", b"+list\n|bouncesaying 'Gone.'\n", 0o644),
+                (b"plistfwd", b"+list\n&joe@local.example\n|bouncesaying 'Gone.'\n", 0o644),
+                (b"xbit", b"|bouncesaying 'Gone.'\n", 0o755),
+                (b"xbitfwd", b"&joe@local.example\n", 0o755),
+                (b"shellvar", b"|bouncesaying \"$HOME\"\n", 0o644),
+                (b"shellsemi", b"|bouncesaying 'Gone.'; exit 0\n", 0o644),
+                (b"shellor", b"|bouncesaying 'Gone.' || exit 0\n", 0o644),
+                (b"backq", b"|bouncesaying `echo Gone.`\n", 0o644),
+                (b"assign", b"|X=1 bouncesaying Gone.\n", 0o644),
+                (b"exec", b"|exec bouncesaying 'Gone.'\n", 0o644),
+                (b"hash", b"|bouncesaying 'Gone.' # why\n", 0o644),
+                (b"upper", b"|BOUNCESAYING 'Gone.'\n", 0o644),
+                (b"nosuchpath", b"|/no/such/bouncesaying 'Gone.'\n", 0o644),
+                (b"relpath", b"|./bouncesaying 'Gone.'\n", 0o644),
+                (b"crlf", b"|bouncesaying 'Gone.'\r\n", 0o644)]:
+            self.qfile(bs, b".qmail-" + ext, content, uid, mode)
+        d = self.home(b"bsdef")                      # a user's catch-all bounces
+        uid = self.uids[b"bsdef"]
+        self.qfile(d, b".qmail-default", b"|bouncesaying 'No such address.'\n", uid)
+        self.qfile(d, b".qmail-real", None, uid)
+        self.qfile(d, b".qmail-list-default", b"&joe@local.example\n", uid)
+        if not fastforward:
+            return
+        ff = self.home(b"ffuser")
+        uid = self.uids[b"ffuser"]
+        J = b"joe@local.example"
+        def cdb(name, text):
+            p = Q(ff, name)
+            subprocess.run(["setforward", p, p + b".tmp"], input=text, check=True)
+            os.chown(p, uid, FIXGID)
+            os.chmod(p, 0o644)
+        # without -d the key is $RECIPIENT: ffuser-EXT@HOST
+        cdb(b"ff.cdb", b"ffuser-ff-known@local.example: " + J + b";\n")
+        cdb(b"strict.cdb",
+            b"ffuser-strict-known@local.example: " + J + b";\n"
+            b"FFUSER-STRICT-Upper@Local.Example: " + J + b";\n"
+            b"ffuser-strict-anyhost@: " + J + b";\n"
+            b"@ffwild.example: " + J + b";\n")
+        # with -d the key is $DEFAULT@$HOST (or $EXT@$HOST)
+        cdb(b"d.cdb",
+            b"known@local.example: " + J + b";\n"
+            b"known@ffvirt.example: " + J + b";\n"
+            b"Upper@FFVirt.Example: " + J + b";\n"
+            b"webmaster@: " + J + b";\n"
+            b"@ffwild.example: " + J + b";\n"
+            b"exact@local.example: " + J + b";\n"
+            b"quoted@x@ffvirt.example: " + J + b";\n"
+            b"trap@: " + J + b";\n"
+            b"remote@ffvirt.example: someone@remote.example;\n"
+            b"prog@ffvirt.example: |bouncesaying\\ 'Gone\\ via\\ fastforward.';\n"
+            b"progok@ffvirt.example: |true;\n"
+            b"list@ffvirt.example: known@ffvirt.example, " + J + b";\n")
+        self.qfile(ff, b"bad.cdb", b"not a cdb\n", uid)
+        self.qfile(ff, b"rootonly.cdb", b"", 0, 0o600)
+        shutil.copy(Q(ff, b"d.cdb"), Q(ff, b"rootonly.cdb"))
+        for ext, content, mode in [
+                (b"ff-default", b"|fastforward -p ff.cdb\n./Maildir/\n", 0o644),
+                (b"strict-default", b"|fastforward strict.cdb\n", 0o644),
+                (b"d-default", b"|fastforward -d d.cdb\n", 0o644),
+                (b"dp-default", b"|fastforward -dp d.cdb\n|bouncesaying 'Not in d.cdb.'\n", 0o644),
+                (b"dpfile-default", b"|fastforward -d -p d.cdb\n./Maildir/\n", 0o644),
+                (b"dd-default", b"|fastforward -dD d.cdb\n", 0o644),
+                (b"n-default", b"|fastforward -n -d d.cdb\n", 0o644),
+                (b"abs-default", b"|/usr/bin/fastforward -d d.cdb\n", 0o644),
+                (b"nocdb-default", b"|fastforward -d missing.cdb\n", 0o644),
+                (b"badcdb-default", b"|fastforward -d bad.cdb\n", 0o644),
+                (b"rootcdb-default", b"|fastforward -d rootonly.cdb\n", 0o644),
+                (b"absdir-default", b"|fastforward -d " + Q(ff, b"d.cdb") + b"\n", 0o644),
+                (b"badopt-default", b"|fastforward -x d.cdb\n", 0o644),
+                (b"noarg-default", b"|fastforward -d\n", 0o644),
+                (b"exact", b"|fastforward -d d.cdb\n", 0o644),
+                (b"exact2", b"|fastforward -d d.cdb\n", 0o644),
+                (b"pfwd-default", b"&bob@local.example\n|fastforward -dp d.cdb\n|bouncesaying 'Not in d.cdb.'\n", 0o644),
+                (b"xbit-default", b"|fastforward -d d.cdb\n", 0o755)]:
+            self.qfile(ff, b".qmail-" + ext, content, uid, mode)
+        os.chmod(Q(ff, b"rootonly.cdb"), 0o600)
+        os.chown(Q(ff, b"rootonly.cdb"), 0, 0)
+
     def alias_home(self):
         a = os.path.join(QMAIL, "alias").encode()
         self.maildir(os.path.join(a, b"Maildir"), 64010)
@@ -318,7 +456,8 @@ class Fixture:
 
 DOMAINS = [b"local.example", b"other.example", b"pct.example", b"virt.example",
            b"carolvirt.example", b"nouser.example", b"alias.example", b".sub.example",
-           b"remote.example", b"upvirt.example", b"listvirt.example"]
+           b"remote.example", b"upvirt.example", b"listvirt.example", b"bsvirt.example",
+           b"ffvirt.example", b"ffwild.example"]
 
 CONTROLS = {
     "me": b"local.example\n",
@@ -326,7 +465,8 @@ CONTROLS = {
     "rcpthosts": b"\n".join(DOMAINS) + b"\n",
     "virtualdomains": b"special@virt.example:bob\nvirt.example:joe-virt\ncarolvirt.example:carol\n"
                       b"nouser.example:ghost\nalias.example:alias\nexcept.sub.example:\n"
-                      b".sub.example:joe-sub\nupvirt.example:CAROL\nlistvirt.example:joe-list\n",
+                      b".sub.example:joe-sub\nupvirt.example:CAROL\nlistvirt.example:joe-list\n"
+                      b"bsvirt.example:bsdef\nffvirt.example:ffuser-d\nffwild.example:ffuser-d\n",
     "percenthack": b"pct.example\n",
     "doublebounceto": b"\n",
     "queuelifetime": b"31536000\n",
@@ -430,6 +570,97 @@ CORNER = [
     (b"SPECIAL@virt.example", "virtualdomains address key, upper case"),
 ]
 
+# bouncesaying (netqmail's, on qmail-start's PATH as in netqmail's rc
+# scripts): in .qmail files of the user bs, in bsdef's .qmail-default, and
+# (configuration alias-bouncesaying) in ~alias/.qmail-default.
+BCORNER = [
+    (b"bs-gone" + L, "|bouncesaying 'Gone.'"), (b"bs-plain" + L, "|bouncesaying Gone."),
+    (b"BS-GONE" + L, "|bouncesaying, upper case address"),
+    (b"bs-space" + L, "| bouncesaying 'Gone.' (space after |)"),
+    (b"bs-tab" + L, "|bouncesaying<TAB>'Gone.'<TAB>"), (b"bs-dq" + L, '|bouncesaying "Gone, sorry."'),
+    (b"bs-abs" + L, "|/var/qmail/bin/bouncesaying 'Gone.'"), (b"bs-usage" + L, "|bouncesaying (no text: usage, 100)"),
+    (b"bs-condf" + L, "|bouncesaying 'No.' false: delivers"),
+    (b"bs-condt" + L, "|bouncesaying 'No.' true: bounces (accepted: conditional)"),
+    (b"bs-condmissing" + L, "|bouncesaying 'No.' no-such-program: exec fails, delivers"),
+    (b"bs-condempty" + L, "|bouncesaying 'No.' '': exec fails, delivers"),
+    (b"bs-filefirst" + L, "./Maildir/ then |bouncesaying: delivered, then bounced"),
+    (b"bs-filelast" + L, "|bouncesaying then ./Maildir/"),
+    (b"bs-fwdfirst" + L, "&joe then |bouncesaying: forwards are sent after the last line"),
+    (b"bs-fwdbare" + L, "joe, &bob, then |bouncesaying"), (b"bs-fwdonly" + L, "&joe only"),
+    (b"bs-comment" + L, "# comment, then |bouncesaying"),
+    (b"bs-truefirst" + L, "|true, then |bouncesaying"),
+    (b"bs-blankfirst" + L, "blank first line, then |bouncesaying"),
+    (b"bs-plist" + L, "+list, then |bouncesaying: forward-only"),
+    (b"bs-plistfwd" + L, "+list, &joe, |bouncesaying"),
+    (b"bs-xbit" + L, "x bit, |bouncesaying"), (b"bs-xbitfwd" + L, "x bit, &joe only"),
+    (b"bs-shellvar" + L, '|bouncesaying "$HOME" (shell-expanded)'),
+    (b"bs-shellsemi" + L, "|bouncesaying 'Gone.'; exit 0: sh exits 0"),
+    (b"bs-shellor" + L, "|bouncesaying 'Gone.' || exit 0"),
+    (b"bs-backq" + L, "|bouncesaying `echo Gone.`"), (b"bs-assign" + L, "|X=1 bouncesaying Gone."),
+    (b"bs-exec" + L, "|exec bouncesaying 'Gone.'"), (b"bs-hash" + L, "|bouncesaying 'Gone.' # why"),
+    (b"bs-upper" + L, "|BOUNCESAYING: sh: not found (127)"),
+    (b"bs-nosuchpath" + L, "|/no/such/bouncesaying: not found (127)"),
+    (b"bs-relpath" + L, "|./bouncesaying: not in the home (127)"),
+    (b"bs-crlf" + L, "|bouncesaying 'Gone.'\\r: the text ends in CR"),
+    (b"bs-nosuchext" + L, "bs has no .qmail-default"), (b"bs" + L, "bs itself: default delivery"),
+    (b"bsdef" + L, "bsdef: default delivery"), (b"bsdef-real" + L, "bsdef's .qmail-real"),
+    (b"bsdef-anything" + L, "bsdef's .qmail-default: |bouncesaying"),
+    (b"BSDEF-Anything" + L, "same, upper case"), (b"bsdef-real-x" + L, "real-x: .qmail-default"),
+    (b"bsdef-list-x" + L, ".qmail-list-default: &joe"), (b"bsdef-list" + L, "list: .qmail-default"),
+    (b"x@bsvirt.example", "virtual domain to bsdef: bouncesaying"),
+    (b"real@bsvirt.example", "virtual domain to bsdef-real"),
+    (b"mailbox-gone" + L, "unknown: ~alias/.qmail-default (bouncesaying in alias-bouncesaying)"),
+]
+
+# fastforward (Debian's, cdbs made by its setforward): ~ffuser/.qmail-*, the
+# virtual domains ffvirt.example and ffwild.example (to ffuser-d), and in
+# configuration alias-fastforward ~alias/.qmail-default
+# `| fastforward -d /var/qmail/alias/aliases.cdb`.
+FCORNER = [
+    (b"ffuser-ff-known" + L, "-p, in ff.cdb"), (b"ffuser-ff-unknown" + L, "-p, not in ff.cdb: ./Maildir/"),
+    (b"ffuser-strict-known" + L, "no -p, in strict.cdb ($RECIPIENT)"),
+    (b"ffuser-strict-unknown" + L, "no -p, not in strict.cdb"),
+    (b"FFUSER-STRICT-KNOWN@LOCAL.EXAMPLE", "strict, upper case address"),
+    (b"ffuser-strict-upper" + L, "strict.cdb key written in mixed case"),
+    (b"ffuser-strict-anyhost@other.example", "strict.cdb user@ wildcard"),
+    (b"ffuser-strict-anyhost" + L, "strict.cdb user@ wildcard, local.example"),
+    (b"ffuser-d-known" + L, "-d: known@local.example"), (b"ffuser-d-unknown" + L, "-d, not in d.cdb"),
+    (b"ffuser-d-webmaster" + L, "-d, user@ wildcard webmaster@"),
+    (b"ffuser-d-KNOWN" + L, "-d, upper case DEFAULT"),
+    (b"known@ffvirt.example", "virtual, -d: known@ffvirt.example"),
+    (b"KNOWN@FFVIRT.EXAMPLE", "virtual, -d, upper case"), (b"upper@ffvirt.example", "key Upper@FFVirt.Example"),
+    (b"unknown@ffvirt.example", "virtual, -d, not in d.cdb"),
+    (b"webmaster@ffvirt.example", "virtual, -d, user@ wildcard"),
+    (b"WebMaster@ffvirt.example", "same, mixed case"),
+    (b"anything@ffwild.example", "virtual, -d, @host wildcard"),
+    (b"webmaster@ffwild.example", "@host wildcard and user@ wildcard"),
+    (b'"quoted@x"@ffvirt.example', "local part with @: key quoted@x@ffvirt.example"),
+    (b'"trap@x"@ffvirt.example', "local part with @: trap@ only matches a split at the first @"),
+    (b"remote@ffvirt.example", "forwards to a remote address"),
+    (b"prog@ffvirt.example", "cdb entry |bouncesaying: fastforward bounces"),
+    (b"progok@ffvirt.example", "cdb entry |true"), (b"list@ffvirt.example", "cdb entry with two targets"),
+    (b"ffuser-dp-known" + L, "-dp then |bouncesaying, known"),
+    (b"ffuser-dp-unknown" + L, "-dp then |bouncesaying, unknown"),
+    (b"ffuser-dpfile-unknown" + L, "-d -p then ./Maildir/, unknown"),
+    (b"ffuser-dd-known" + L, "-dD: $RECIPIENT again"), (b"ffuser-n-known" + L, "-n (no delivery), known"),
+    (b"ffuser-n-unknown" + L, "-n, unknown"), (b"ffuser-abs-unknown" + L, "/usr/bin/fastforward, unknown"),
+    (b"ffuser-abs-known" + L, "/usr/bin/fastforward, known"),
+    (b"ffuser-nocdb-known" + L, "cdb missing"), (b"ffuser-badcdb-known" + L, "cdb is 10 bytes of text"),
+    (b"ffuser-rootcdb-known" + L, "cdb root's 0600"), (b"ffuser-absdir-unknown" + L, "absolute cdb path, unknown"),
+    (b"ffuser-badopt-unknown" + L, "fastforward -x: usage (100)"),
+    (b"ffuser-noarg-unknown" + L, "fastforward -d without cdb: usage (100)"),
+    (b"ffuser-exact" + L, "-d in .qmail-exact: $EXT@$HOST exact@local.example"),
+    (b"ffuser-exact2" + L, "-d in .qmail-exact2: not in d.cdb"),
+    (b"ffuser-pfwd-unknown" + L, "&bob, -dp not found, |bouncesaying"),
+    (b"ffuser-pfwd-webmaster" + L, "&bob, -dp found (webmaster@)"),
+    (b"ffuser-xbit-known" + L, "x bit and a program line"),
+    (b"sales" + L, "alias-fastforward: sales@local.example"), (b"SALES" + L, "same, upper case"),
+    (b"upper" + L, "aliases key Upper@Local.Example"), (b"nosuch@other.example", "@other.example wildcard"),
+    (b"webmaster" + L, "aliases user@ wildcard"), (b"webmaster@alias.example", "same, virtual alias-webmaster"),
+    (b"y@alias.example", "virtual alias-y, not in aliases"), (b"remotefw" + L, "aliases: to a remote address"),
+    (b"progbounce" + L, "aliases: |bouncesaying"), (b'"quoted@x"' + L, "aliases key quoted@x@local.example"),
+]
+
 def random_addrs(rng, n, fx):
     """n addresses built from the fixture's names and .qmail extensions,
     with case changes, dots and colons, slashes and extra dashes."""
@@ -439,7 +670,9 @@ def random_addrs(rng, n, fx):
     exts = [b"ext1", b"a.b", b"a:b", b"a-x", b"a-b-c", b"a", b"dir/x", b"dir/y", b"isdir", b"fifo",
             b"symdir", b"dangling", b"symfile", b"sock", b"noread", b"rootonly", b"writable", b"gwrit",
             b"xbit", b"prog", b"blank", b"empty", b"comment", b"default", b"list", b"x", b"y", b"yes",
-            b"no", b"virt-info", b"virt-x", b"sub-x", b"wild-x", b"m-x", b"special", b"foo", b"bar"]
+            b"no", b"virt-info", b"virt-x", b"sub-x", b"wild-x", b"m-x", b"special", b"foo", b"bar",
+            b"gone", b"condt", b"filefirst", b"fwdfirst", b"ff-known", b"strict-known", b"d-known",
+            b"d-x", b"dp-x", b"real", b"webmaster", b"sales"]
     local_domains = [b"local.example"] * 6 + [b"other.example", b"LOCAL.EXAMPLE", b"pct.example", b"[127.0.0.1]", None]
     virt_domains = [b"virt.example", b"carolvirt.example", b"nouser.example", b"alias.example", b"b.sub.example"]
     out = []
@@ -470,14 +703,219 @@ def random_addrs(rng, n, fx):
         out.append(lp + (b"@" + dom if dom else b""))
     return out
 
+# ------------------------------------------------------------------ vpopmail
+
+VPOPUID = 64020         # the vpopmail user and vchkpw group of the namespace
+VCHKPW = 64020
+VPOP_DEFAULT_SRC = "/work/.mirror/sagredo-dev+vpopmail/repo"
+
+class Vpopmail:
+    """vpopmail (sagredo-dev/vpopmail) built with the cdb backend and
+    without --enable-qmail-ext into ~vpopmail = T/vpopmail, domains made by
+    its own vadddomain, vadduser, vmoduser, valias and vaddaliasdomain
+    (they edit users/assign, rcpthosts and virtualdomains and run
+    qmail-newu, as on a real system; a stand-in `ps` keeps them from
+    signalling any qmail-send). This vadddomain writes `| vdelivermail ''
+    delete` (its usage message notwithstanding); example.net and
+    vp-nocdb.example get `bounce-no-mailbox` by hand, as qmailadmin's
+    "bounce" setting writes it, and vp-del.example keeps vadddomain's."""
+
+    def __init__(self, top, src):
+        self.top = top
+        self.src = src
+        self.home = os.path.join(top, "vpopmail")
+        self.users = {}          # domain -> set of user names
+        self.delete = set()      # domains whose .qmail-default is vdelivermail '' delete
+        self.skipped = None      # why vpopmail was not used
+
+    def passwd_line(self):
+        return b"vpopmail:x:%d:%d:vpopmail:%s:/bin/false\n" % (VPOPUID, VCHKPW, self.home.encode())
+
+    def build(self):
+        """Returns None, or why it could not be built."""
+        t0 = time.time()
+        tree = os.path.join(self.top, "vpopmail-src")
+        os.mkdir(tree)
+        if os.path.isdir(os.path.join(self.src, "objects")) or os.path.isfile(os.path.join(self.src, "HEAD")) \
+                or os.path.isdir(os.path.join(self.src, ".git")):
+            arch = subprocess.run(["git", "-C", self.src, "archive", "HEAD"], capture_output=True)
+            if arch.returncode:
+                return "git archive failed: " + arch.stderr.decode("latin-1")[-200:]
+            subprocess.run(["tar", "-x", "-C", tree], input=arch.stdout, check=True)
+        else:
+            subprocess.run(["cp", "-R", self.src + "/.", tree], check=True)
+        os.mkdir(self.home)
+        os.chown(self.home, VPOPUID, VCHKPW)
+        os.chmod(self.home, 0o755)
+        logf = os.path.join(self.top, "vpopmail-build.log")
+        steps = [["./configure", "--enable-qmaildir=" + QMAIL,
+                  "--enable-qmail-newu=%s/bin/qmail-newu" % QMAIL,
+                  "--enable-qmail-inject=%s/bin/qmail-inject" % QMAIL,
+                  "--enable-qmail-newmrh=%s/bin/qmail-newmrh" % QMAIL,
+                  "--enable-auth-module=cdb", "--disable-qmail-ext",
+                  "--enable-vpopuser=vpopmail", "--enable-vpopgroup=vchkpw",
+                  "--disable-roaming-users", "--disable-rebuild-tcpserver-file",
+                  "--enable-logging=n", "--disable-auth-logging"],
+                 ["make", "-j2"], ["make", "install-strip"]]
+        with open(logf, "wb") as lf:
+            for cmd in steps:
+                r = subprocess.run(cmd, cwd=tree, stdout=lf, stderr=subprocess.STDOUT)
+                if r.returncode and cmd[0] == "make" and cmd[1] == "-j2":
+                    r = subprocess.run(["make"], cwd=tree, stdout=lf, stderr=subprocess.STDOUT)
+                if r.returncode:
+                    return "%s failed (exit %d): %s" % (" ".join(cmd[:2]), r.returncode,
+                                                        show(open(logf, "rb").read()[-300:]))
+        for p in ("vdelivermail", "vadddomain", "vadduser", "vmoduser", "valias", "vaddaliasdomain"):
+            if not os.access(os.path.join(self.home, "bin", p), os.X_OK):
+                return "bin/%s was not installed" % p
+        log("built vpopmail in %.0fs" % (time.time() - t0))
+        return None
+
+    def tool(self, *args):
+        fake = os.path.join(self.top, "fake-ps")
+        if not os.path.isdir(fake):
+            os.mkdir(fake)
+            write(fake + "/ps", b"#!/bin/sh\necho '  PID TTY      STAT   TIME COMMAND'\n", 0o755)
+        env = {"PATH": fake + ":/usr/bin:/bin", "HOME": "/"}
+        r = subprocess.run([os.path.join(self.home, "bin", args[0]), *args[1:]], env=env,
+                           cwd=self.home, capture_output=True, preexec_fn=lambda: os.umask(0o022))
+        if r.returncode:
+            die("vpopmail: %s: exit %d: %s" % (" ".join(args), r.returncode,
+                                               show(r.stdout + r.stderr)))
+        return r.stdout
+
+    def domdir(self, domain):
+        return os.path.join(self.home, "domains", domain)
+
+    def setup(self):
+        """Domains and users. After this, users/assign, rcpthosts and
+        virtualdomains carry vpopmail's records."""
+        vdm = os.path.join(self.home, "bin", "vdelivermail")
+        def adduser(addr, *flags):
+            self.tool("vadduser", addr, "secret")
+            if flags:
+                self.tool("vmoduser", *flags, addr)
+            u, d = addr.split("@")
+            self.users.setdefault(d.encode(), set()).add(u.encode())
+        def bounce(domain):
+            write(self.domdir(domain) + "/.qmail-default", b"| %s '' bounce-no-mailbox\n" % vdm.encode(),
+                  0o600, VPOPUID, VCHKPW)
+        self.tool("vadddomain", "example.net", "secret")
+        self.vadddomain_default = open(self.domdir("example.net") + "/.qmail-default", "rb").read()
+        bounce("example.net")
+        self.users[b"example.net"] = {b"postmaster"}
+        for u in ("joe", "first.last", "mary-ann", "x-y-z"):
+            adduser(u + "@example.net")
+        adduser("locked@example.net", "-b")           # BOUNCE_MAIL (0x10): bounces
+        adduser("flagged@example.net", "-p")          # NO_PASSWD_CHNG (0x01): delivers
+        adduser("locked2@example.net", "-b", "-p")    # both bits
+        self.tool("valias", "-i", "joe@example.net", "sales@example.net")       # .qmail-sales
+        self.tool("valias", "-i", "&joe@example.net", "sales.team@example.net") # .qmail-sales:team
+        self.tool("valias", "-i", "|bouncesaying 'Gone.'", "gone@example.net")  # .qmail-gone
+        self.tool("valias", "-i", "joe@example.net", "shadow@example.net")      # alias over a user
+        adduser("shadow@example.net")
+        self.tool("vaddaliasdomain", "example.net", "vp-alias.example")
+        self.tool("vadddomain", "vp-del.example", "secret")
+        self.users[b"vp-del.example"] = {b"postmaster"}
+        adduser("joe@vp-del.example")
+        adduser("locked@vp-del.example", "-b")
+        self.tool("vadddomain", "-e", "joe@example.net", "vp-catch.example", "secret")
+        self.users[b"vp-catch.example"] = {b"postmaster"}
+        adduser("locked@vp-catch.example", "-b")
+        self.tool("vadddomain", "-e", "postmaster", "vp-mdir.example", "secret")
+        self.users[b"vp-mdir.example"] = {b"postmaster"}
+        self.tool("vadddomain", "vp-nocdb.example", "secret")
+        bounce("vp-nocdb.example")
+        self.users[b"vp-nocdb.example"] = {b"postmaster"}
+        adduser("joe@vp-nocdb.example")
+        os.unlink(self.domdir("vp-nocdb.example") + "/vpasswd.cdb")  # vdelivermail rebuilds it
+        self.tool("vadddomain", "vp-syntax.example", "secret")       # one argument: it defers
+        self.users[b"vp-syntax.example"] = {b"postmaster"}
+        write(self.domdir("vp-syntax.example") + "/.qmail-default", b"| %s bounce-no-mailbox\n" % vdm.encode(),
+              0o600, VPOPUID, VCHKPW)
+        # a domain routed to example.net's directory with no users/cdb "!" record
+        with open(QMAIL + "/control/virtualdomains", "ab") as f:
+            f.write(b"vpnorec.example:example.net\n")
+        with open(QMAIL + "/control/rcpthosts", "ab") as f:
+            f.write(b"vpnorec.example\n")
+        for d in os.listdir(os.path.join(self.home, "domains")):
+            f = self.domdir(d) + "/.qmail-default"
+            if os.path.isfile(f) and open(f, "rb").read().rstrip().endswith(b"'' delete"):
+                self.delete.add(d.encode())
+
+    def discards(self, addr):
+        """An address vdelivermail '' delete would discard (no such user)."""
+        lp, _, dom = addr.rpartition(b"@")
+        return dom.lower() in self.delete and lp.lower() not in self.users.get(dom.lower(), set())
+
+V = b"@example.net"
+VCORNER = [
+    (b"joe" + V, "vpopmail user"), (b"JOE@EXAMPLE.NET", "vpopmail user, upper case"),
+    (b"nosuch" + V, "no vpopmail user: bounce-no-mailbox"), (b"postmaster" + V, "vadddomain's postmaster"),
+    (b"first.last" + V, "user with a dot (.qmail-first:last lookups)"), (b"mary-ann" + V, "user with a dash"),
+    (b"mary" + V, "first part of mary-ann"), (b"x-y-z" + V, "user x-y-z"), (b"x-y" + V, "no user x-y"),
+    (b"joe-ext" + V, "joe-ext: no qmail-ext build, no user"), (b"joe-" + V, "joe-"),
+    (b"locked" + V, "vmoduser -b: BOUNCE_MAIL"), (b"LOCKED" + V, "locked, upper case"),
+    (b"flagged" + V, "vmoduser -p: NO_PASSWD_CHNG, delivers"), (b"locked2" + V, "-b -p"),
+    (b"sales" + V, "valias: .qmail-sales"), (b"SALES" + V, "valias, upper case"),
+    (b"sales.team" + V, "valias: .qmail-sales:team"), (b"sales-x" + V, "no .qmail-sales-default: vdelivermail"),
+    (b"gone" + V, "valias |bouncesaying: .qmail-gone"), (b"shadow" + V, "valias and a user of the same name"),
+    (b'"a b"' + V, "space: vpopmail's invalid username"), (b"j\xf6rg" + V, "8-bit: invalid username"),
+    (b"a:b" + V, "colon: invalid username"), (b'""' + V, "empty user"), (b"a=b" + V, "= is allowed"),
+    (b"joe@vp-alias.example", "alias domain (vaddaliasdomain)"), (b"nosuch@vp-alias.example", "alias domain, no user"),
+    (b"locked@vp-alias.example", "alias domain, locked"), (b"sales@vp-alias.example", "alias domain, .qmail-sales"),
+    (b"JOE@VP-ALIAS.EXAMPLE", "alias domain, upper case"),
+    (b"joe@vp-del.example", "delete domain, user"), (b"nosuch@vp-del.example", "delete domain: qmail discards"),
+    (b"locked@vp-del.example", "delete domain, locked user"), (b"postmaster@vp-del.example", "delete domain, postmaster"),
+    (b'"a b"@vp-del.example', "delete domain, invalid username"), (b'""@vp-del.example', "delete domain, empty user"),
+    (b"nosuch@vp-catch.example", "catch-all to joe@example.net"), (b"locked@vp-catch.example", "catch-all domain, locked"),
+    (b"LOCKED@vp-catch.example", "catch-all domain, locked, upper case"),
+    (b'"a b"@vp-catch.example', "catch-all domain, invalid username"),
+    (b"postmaster@vp-catch.example", "catch-all domain, postmaster"),
+    (b"nosuch@vp-mdir.example", "catch-all to a directory (-e postmaster)"),
+    (b"a:b@vp-mdir.example", "catch-all to a directory, invalid username"),
+    (b"j\xf6rg@vp-mdir.example", "catch-all to a directory, 8-bit username"),
+    (b"postmaster@vp-syntax.example", "vdelivermail with one argument: defers"),
+    (b"nosuch@vp-syntax.example", "same, no user"),
+    (b"joe@vp-nocdb.example", "vpasswd.cdb removed: vdelivermail rebuilds it"),
+    (b"nosuch@vp-nocdb.example", "same, no user"),
+    (b"joe@vpnorec.example", "virtualdomains to example.net, no users/cdb ! record"),
+    (b"nosuch@vpnorec.example", "same, no user"),
+]
+
+def random_vpop_addrs(rng, n):
+    names = [b"joe", b"nosuch", b"postmaster", b"first.last", b"first", b"mary-ann", b"mary", b"x-y-z",
+             b"locked", b"flagged", b"sales", b"sales.team", b"gone", b"shadow", b"info", b"abuse"]
+    doms = [b"example.net"] * 4 + [b"vp-alias.example", b"vp-del.example", b"vp-catch.example",
+                                   b"vp-mdir.example", b"vp-nocdb.example", b"EXAMPLE.NET", b"vpnorec.example"]
+    out = []
+    while len(out) < n:
+        lp = rng.choice(names)
+        m = rng.random()
+        if m < 0.25:
+            lp = bytes(c ^ 0x20 if 97 <= c <= 122 and rng.random() < 0.5 else c for c in lp)
+        elif m < 0.45:
+            lp += rng.choice([b"-x", b"-", b"-default", b".x", b"-a-b"])
+        elif m < 0.5:
+            lp = lp.replace(b".", b":")
+        out.append(lp + b"@" + rng.choice(doms))
+    return out
+
 # ------------------------------------------------------------------- qmail
 
 class QmailSend:
-    """qmail-start ./Maildir/ cat, stdout into a log file; its own process group."""
+    """qmail-start ./Maildir/ cat, stdout into a log file; its own process
+    group. PATH as netqmail's rc scripts give it (env - PATH="/var/qmail/bin:
+    $PATH" qmail-start ...), so .qmail programs find bouncesaying.
+
+    Only messages queued with uid qmaild (by netqmail's qmail-smtpd) are
+    followed: forwards (qmail-local, fastforward, vdelivermail) and double
+    bounces have other uids, and their qp, a pid, may equal an injected
+    one once pids wrap (pid_max is often 32768)."""
 
     def __init__(self, logpath):
         self.logpath = logpath
-        env = {"PATH": QMAIL + "/bin:/usr/bin:/bin"}
+        env = {"PATH": QMAIL + "/bin:/usr/local/bin:/usr/bin:/bin"}
         self.logf = open(logpath, "ab")
         self.p = subprocess.Popen([QMAIL + "/bin/qmail-start", "./Maildir/", "cat"],
                                   stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
@@ -499,9 +937,12 @@ class QmailSend:
         self.buf = lines.pop()
         for l in lines:
             self.lines.append(l)
-            m = re.match(rb"info msg (\d+): bytes \d+ from <.*> qp (\d+) uid \d+$", l)
+            m = re.match(rb"info msg (\d+): bytes \d+ from <.*> qp (\d+) uid (\d+)$", l)
             if m:
-                self.msg_qp[m[1]] = int(m[2])
+                if int(m[3]) == QMAILD:
+                    self.msg_qp[m[1]] = int(m[2])
+                else:
+                    self.msg_qp.pop(m[1], None)
                 continue
             m = re.match(rb"starting delivery (\d+): msg (\d+) to (local|remote) (.*)$", l)
             if m:
@@ -525,6 +966,16 @@ class QmailSend:
             m = re.match(rb"end msg (\d+)$", l)
             if m:
                 self.msg_qp.pop(m[1], None)
+
+    def forget(self, qps):
+        """A new message has each of these qps: drop what an older one with
+        the same qp (pids wrap) left. Call before polling its lines."""
+        for q in qps:
+            self.start.pop(q, None)
+            self.result.pop(q, None)
+        for d, q in list(self.deliv.items()):
+            if q in qps:
+                del self.deliv[d]
 
     def wait_for(self, qps, limit=300, quiet=30):
         """Until every qp has its first result, or nothing new for `quiet` s."""
@@ -575,8 +1026,8 @@ def pgid_of(pid):
     except (OSError, ValueError, IndexError):
         return None
 
-def as_qmaild(cmd):
-    return ["setpriv", "--reuid=%d" % QMAILD, "--regid=%d" % NOFILES, "--clear-groups", *cmd]
+def as_qmaild(cmd, ids=(QMAILD, NOFILES)):
+    return ["setpriv", "--reuid=%d" % ids[0], "--regid=%d" % ids[1], "--clear-groups", *cmd]
 
 SMTP_ENV = {"PATH": "/usr/bin:/bin", "TCPREMOTEIP": "127.0.0.1", "TCPLOCALIP": "127.0.0.1",
             "TCPREMOTEHOST": "localhost", "TCPLOCALHOST": "local.example", "PROTO": "TCP"}
@@ -609,15 +1060,17 @@ def netqmail_inject(addr):
             return rcpt, int(m[1])
     return rcpt, None
 
-def ours_session(ours, addrs, qq):
-    """Our qmail-smtpd, many RCPTs per session; a session cut short (421)
-    is resumed in a new one. Returns ([reply per address], stderr)."""
+def ours_session(ours, addrs, qq, ids=(QMAILD, NOFILES)):
+    """Our qmail-smtpd (as qmaild, or the uid and gid `ids`), many RCPTs per
+    session; a session cut short (421) is resumed in a new one. Returns
+    ([reply per address], stderr)."""
     env = dict(SMTP_ENV, QMAILHOME=QMAIL, QMAILQUEUE=qq, MAXUNKNOWNRCPT="0", MAXRCPT="100000")
     got, err, i = [], b"", 0
     while i < len(addrs):
         batch = addrs[i:i + 200]
         inp = b"HELO x\r\nMAIL FROM:<>\r\n" + b"".join(b"RCPT TO:<" + a + b">\r\n" for a in batch) + b"QUIT\r\n"
-        p = subprocess.run(as_qmaild([ours]), input=inp, capture_output=True, env=env, cwd="/", timeout=120)
+        p = subprocess.run(as_qmaild([ours], ids), input=inp, capture_output=True, env=env, cwd="/",
+                           timeout=120)
         err += p.stderr
         r = replies(p.stdout)
         if len(r) < 3 or not r[0][0] == "220" or r[2][0] != "250":
@@ -641,6 +1094,7 @@ CATS = [  # (ours class, qmail outcome) -> category
     ("temp-bounce", "temp-refused but bounced (4xx, failure)"),
     ("not-queued", "not queued by netqmail's own qmail-smtpd (no delivery to compare)"),
     ("no-result", "no first delivery result from qmail-send in time"),
+    ("ref-discard", "refused, vdelivermail '' delete discards (as the man page says)"),
 ]
 
 def categorize(ours_code, outcome):
@@ -657,6 +1111,32 @@ def write(path, data, mode=0o644, uid=0, gid=0):
     os.chown(path, uid, gid)
     os.chmod(path, mode)
 
+ALIASES = (  # setforward input for ~alias/aliases.cdb (configuration alias-fastforward)
+    b"sales@local.example: joe@local.example;\n"
+    b"Upper@Local.Example: joe@local.example;\n"
+    b"@other.example: joe@local.example;\n"
+    b"webmaster@: joe@local.example;\n"
+    b"x@alias.example: joe@local.example;\n"
+    b"remotefw@local.example: someone@remote.example;\n"
+    b"progbounce@local.example: |bouncesaying\\ 'Gone\\ via\\ aliases.';\n"
+    b"quoted@x@local.example: joe@local.example;\n")
+
+def fastforward_setup(T):
+    """fastforward queues through `bin/qmail-queue` of its compiled-in qmail
+    home; Debian's is /var/lib/qmail, whose bin/ gets netqmail's
+    qmail-queue (a bind mount over that directory, in the namespace only).
+    Returns the mount point, or None when fastforward's home is /var/qmail."""
+    ffbin = "/var/lib/qmail/bin"
+    if not os.path.isdir(ffbin):
+        return None
+    d = T + "/ff-bin"
+    os.mkdir(d)
+    for n in os.listdir(ffbin):
+        if n != "qmail-queue":
+            os.symlink(os.path.realpath(os.path.join(ffbin, n)), os.path.join(d, n))
+    os.symlink(QMAIL + "/bin/qmail-queue", d + "/qmail-queue")
+    return ffbin
+
 def run(src, ours_src, seed, count):
     t_start = time.time()
     rng = random.Random(seed)
@@ -664,21 +1144,38 @@ def run(src, ours_src, seed, count):
     os.chmod(T, 0o755)
     mounts = Mounts()
     qs = None
+    have_ff = bool(shutil.which("fastforward") and shutil.which("setforward")) and \
+        not os.environ.get("NOFASTFORWARD")
+    if not have_ff and not os.environ.get("NOFASTFORWARD"):
+        die("fastforward is not installed (apt-get install fastforward); NOFASTFORWARD=1 skips its cases")
+    vsrc = os.environ.get("VPOPMAIL_SRC", VPOP_DEFAULT_SRC if os.path.isdir(VPOP_DEFAULT_SRC) else "")
+    optional = {"fastforward": "yes" if have_ff else "skipped (NOFASTFORWARD)"}
     try:
         # ---- users and groups, then the mounts
         fx = Fixture(T)
         real_pw = open("/etc/passwd", "rb").read()
         real_gr = open("/etc/group", "rb").read()
         real_names = {l.split(b":")[0] for l in real_pw.splitlines()}
+        real_groups = {l.split(b":")[0] for l in real_gr.splitlines()}
         for n in [u[0].encode() for u in QMAIL_USERS] + [b"joe", b"bob", b"carol"]:
             if n in real_names:
                 die("user %s already exists on this machine; this script is for machines "
                     "without qmail users (it adds its own, with fixed ids)" % n.decode())
+        vp = None
+        if not vsrc:
+            optional["vpopmail"] = "skipped (no VPOPMAIL_SRC)"
+        elif b"vpopmail" in real_names or b"vchkpw" in real_groups:
+            optional["vpopmail"] = "skipped (a vpopmail user or vchkpw group exists on this machine)"
+        else:
+            vp = Vpopmail(T, vsrc)
         os.mkdir(T + "/etc")
         qmail_pw = b"".join(b"%s:x:%d:%d:qmail %s:%s:/bin/false\n" % (n.encode(), u, g, n.encode(), h.encode())
                             for n, u, g, h in QMAIL_USERS)
+        if vp:
+            qmail_pw += vp.passwd_line()
         groups = real_gr + b"".join(b"%s:x:%d:\n" % (n.encode(), g) for n, g in QMAIL_GROUPS) + \
-            b"fixture:x:%d:\n" % FIXGID + b"suppg:x:%d:joe\n" % SUPPGID
+            b"fixture:x:%d:\n" % FIXGID + b"suppg:x:%d:joe\n" % SUPPGID + \
+            (b"vchkpw:x:%d:\n" % VCHKPW if vp else b"")
         write(T + "/etc/passwd", real_pw + qmail_pw)       # fixture users added below
         write(T + "/etc/group", groups)
         mounts.bind(T + "/etc/passwd", "/etc/passwd")
@@ -691,6 +1188,10 @@ def run(src, ours_src, seed, count):
                        "lowerdir=/var,upperdir=%s/var-upper,workdir=%s/var-work" % (T, T), "/var")
             os.mkdir(QMAIL)
         mounts.bind(T + "/qmail", QMAIL)
+        if have_ff:
+            ffbin = fastforward_setup(T)
+            if ffbin:
+                mounts.bind(T + "/ff-bin", ffbin)
 
         # ---- build and install netqmail
         build = os.environ.get("NETQMAIL_BUILD")
@@ -707,10 +1208,18 @@ def run(src, ours_src, seed, count):
                 die("%s was built with other qmail ids than %s=%d" % (build, n, u))
         subprocess.run(["./install"], cwd=build, check=True)
         subprocess.run(["./instcheck"], cwd=build, check=True)
+        if not os.access(QMAIL + "/bin/bouncesaying", os.X_OK):
+            die("netqmail's install left no bin/bouncesaying")
 
         # ---- fixture homes, users, controls, users/cdb
         assign = fx.build()
+        fx.build_programs(have_ff)
         fx.alias_home()
+        if have_ff:
+            a = QMAIL + "/alias/aliases.cdb"
+            subprocess.run(["setforward", a, a + ".tmp"], input=ALIASES, check=True)
+            os.chown(a, 64010, 64011)
+            os.chmod(a, 0o644)
         with open("/etc/passwd", "r+b") as f:     # in place: it is a bind mount
             f.seek(0, 2)
             f.write(fx.passwd_lines())
@@ -722,6 +1231,16 @@ def run(src, ours_src, seed, count):
         write(QMAIL + "/control/smtproutes", b":127.0.0.1:%d\n" % closed.getsockname()[1])
         write(QMAIL + "/users/assign", assign)
         subprocess.run([QMAIL + "/bin/qmail-newu"], check=True)
+        if vp:
+            why = vp.build()
+            if why:
+                log("vpopmail: " + why)
+                optional["vpopmail"] = "skipped: " + why
+                vp = None
+            else:
+                vp.setup()
+                optional["vpopmail"] = "yes; vadddomain's .qmail-default: " + \
+                    show(vp.vadddomain_default.rstrip(b"\n"))
         shutil.copy(QMAIL + "/users/cdb", T + "/users.cdb")   # for cfg_base
         ours = T + "/ours-qmail-smtpd"
         shutil.copy(ours_src, ours)
@@ -735,14 +1254,25 @@ def run(src, ours_src, seed, count):
         # ---- addresses
         seen, addrs = set(), []
         notes = {}
-        for a, note in CORNER:
+        corner = CORNER + BCORNER + (FCORNER if have_ff else [])
+        for a, note in corner:
             if a not in seen:
                 seen.add(a); addrs.append(a); notes[a] = note
         for a in random_addrs(rng, count * 3, fx):
-            if len(addrs) >= len(CORNER) + count:
+            if len(addrs) >= len(corner) + count:
                 break
             if a not in seen and len(a) < 900:
                 seen.add(a); addrs.append(a)
+        vaddrs = []
+        if vp:
+            for a, note in VCORNER:
+                if a not in notes:
+                    vaddrs.append(a); notes[a] = note
+            for a in random_vpop_addrs(rng, count // 4 * 3):
+                if len(vaddrs) >= len(VCORNER) + count // 4:
+                    break
+                if a not in notes and a not in vaddrs:
+                    vaddrs.append(a)
 
         def cfg_base():
             with open("/etc/passwd", "r+b") as f:
@@ -754,6 +1284,11 @@ def run(src, ours_src, seed, count):
         def cfg_alias_default():
             cfg_base()
             fx.qfile(QMAIL.encode() + b"/alias", b".qmail-default", None, 64010)
+        def cfg_alias_program(line):
+            def apply():
+                cfg_base()
+                fx.qfile(QMAIL.encode() + b"/alias", b".qmail-default", line, 64010)
+            return apply
         def cfg_no_cdb():
             cfg_base()
             os.unlink(QMAIL + "/users/cdb")
@@ -769,24 +1304,36 @@ def run(src, ours_src, seed, count):
             write(QMAIL + "/users/cdb", b"not a cdb\n" * 10)
         def cfg_alias_nohome():
             alias_line(b"alias:x:64010:64011:qmail alias:%s/alias-missing:/bin/false\n" % QMAIL.encode())
-        configs = [("base", cfg_base), ("alias-default", cfg_alias_default),
-                   ("no-cdb", cfg_no_cdb), ("no-alias-user", cfg_no_alias),
-                   ("alias-nohome", cfg_alias_nohome), ("cdb-broken", cfg_cdb_broken)]
+        Q = (QMAILD, NOFILES)
+        configs = [("base", cfg_base, addrs, Q), ("alias-default", cfg_alias_default, addrs, Q),
+                   ("no-cdb", cfg_no_cdb, addrs, Q), ("no-alias-user", cfg_no_alias, addrs, Q),
+                   ("alias-nohome", cfg_alias_nohome, addrs, Q), ("cdb-broken", cfg_cdb_broken, addrs, Q),
+                   ("alias-bounce", cfg_alias_program(b"|bouncesaying 'No mailbox here by that name.'\n"),
+                    addrs, Q)]
+        if have_ff:
+            configs.append(("alias-ff", cfg_alias_program(
+                b"| fastforward -d %s/alias/aliases.cdb\n" % QMAIL.encode()), addrs, Q))
+        if vp:
+            configs.append(("vpopmail", cfg_base, vaddrs, (VPOPUID, VCHKPW)))
 
         rows = []   # (config, addr, category, qmail outcome, qmail text, channel/envelope, our reply)
-        for cname, apply in configs:
+        for cname, apply, caddrs, who in configs:
             apply()
             t0 = time.time()
+            # ours first: what the server answers at RCPT time, before any
+            # delivery changes the files (vdelivermail rebuilds vpasswd.cdb)
+            got, batch_err = ours_session(ours, caddrs, qq, who)
+            qs.poll()
             injected = {}
             nq_rcpt = {}
-            for a in addrs:
+            for a in caddrs:
                 rcpt, qp = netqmail_inject(a)
                 nq_rcpt[a] = rcpt
                 if qp is not None:
                     injected[a] = qp
+            qs.forget(set(injected.values()))
             qs.wait_for(list(injected.values()))
-            got, _ = ours_session(ours, addrs, qq)
-            for a, mine in zip(addrs, got):
+            for a, mine in zip(caddrs, got):
                 qp = injected.get(a)
                 if qp is None:
                     rows.append((cname, a, "not-queued", "", nq_rcpt[a], "", mine))
@@ -796,23 +1343,30 @@ def run(src, ours_src, seed, count):
                     rows.append((cname, a, "no-result", "", b"", ch, mine))
                     continue
                 outcome, text = qs.result[qp]
-                rows.append((cname, a, categorize(mine.decode("latin-1"), outcome), outcome, text,
-                             qs.start[qp], mine))
+                cat = categorize(mine.decode("latin-1"), outcome)
+                if cat == "ref-deliv" and vp and cname == "vpopmail" and vp.discards(a):
+                    cat = "ref-discard"
+                rows.append((cname, a, cat, outcome, text, qs.start[qp], mine))
             log("config %-14s %d addresses, %d queued by netqmail, %.1fs"
-                % (cname, len(addrs), len(injected), time.time() - t0))
+                % (cname, len(caddrs), len(injected), time.time() - t0))
 
             # our log lines for each mismatch, from a one-address session
             for i, row in enumerate(rows):
                 if row[0] == cname and row[2] not in ("agree", "acc-defer"):
-                    alone, err = ours_session(ours, [row[1]], qq)
+                    alone, err = ours_session(ours, [row[1]], qq, who)
                     extra = b""
                     if alone[0][:3] != row[6][:3]:
-                        extra = b" [alone in a session: " + alone[0] + b"]"
-                    err = b" | ".join(re.sub(rb"^realrcptto \d+ ", b"realrcptto PID ", l)
+                        extra = b" [alone in a session, after qmail's delivery: " + alone[0] + b"]"
+                        first = [re.sub(rb"^(realrcptto\S*) \d+ ", rb"\1 PID ", l)
+                                 for l in batch_err.splitlines() if row[1] in l]
+                        if first:
+                            extra += b"  {first session's log: " + b" | ".join(first) + b"}"
+                    err = b" | ".join(re.sub(rb"^(realrcptto\S*) \d+ ", rb"\1 PID ", l)
                                       for l in err.splitlines() if l.strip())
                     rows[i] = row[:6] + (row[6] + extra + (b"  {log: " + err + b"}" if err else b""),)
         cfg_base()
-        report(rows, notes, configs, ours_src, src, seed, count, time.time() - t_start)
+        report(rows, notes, configs, ours_src, src, seed, count, time.time() - t_start,
+               len(corner), len(VCORNER) if vp else 0, optional)
         bad = sum(1 for r in rows if r[2] in ("ref-deliv", "ref-defer"))
         return 1 if bad else 0
     finally:
@@ -824,17 +1378,21 @@ def run(src, ours_src, seed, count):
         else:
             shutil.rmtree(T, ignore_errors=True)
 
-def report(rows, notes, configs, ours_src, src, seed, count, secs):
+def report(rows, notes, configs, ours_src, src, seed, count, secs, ncorner, nvcorner, optional):
     st = os.stat(ours_src)
     h = hashlib.sha256(open(ours_src, "rb").read()).hexdigest()[:16]
     print("delivery differential: ours %s (sha256 %s..., mtime %s)" %
           (ours_src, h, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.st_mtime))))
     print("  netqmail-1.06 from %s; seed %d, %d random + %d corner-case addresses per configuration; %.0fs"
-          % (src, seed, count, len(CORNER), secs))
+          % (src, seed, count, ncorner, secs))
     print("  configurations: base (alias user, ~alias/.qmail-{postmaster,mailer-daemon,root}, users/cdb);\n"
           "    alias-default (+ ~alias/.qmail-default); no-cdb (no users/cdb); no-alias-user (no alias in\n"
           "    passwd); alias-nohome (alias's passwd home does not exist); cdb-broken (users/cdb is\n"
-          "    100 bytes of text)")
+          "    100 bytes of text); alias-bounce (~alias/.qmail-default |bouncesaying TEXT); alias-ff\n"
+          "    (~alias/.qmail-default | fastforward -d ~alias/aliases.cdb); vpopmail (ours as the vpopmail\n"
+          "    user; %d + %d random addresses at vpopmail's domains only)" % (nvcorner, count // 4))
+    for k, v in optional.items():
+        print("  %s: %s" % (k, v))
 
     def line(r, cnames=None):
         cname, a, cat, outcome, text, ch, mine = r
@@ -852,7 +1410,8 @@ def report(rows, notes, configs, ours_src, src, seed, count, secs):
         for key, cnames in groups.items():
             print(line((cnames[0],) + key, cnames))
 
-    order = ["ref-deliv", "ref-defer", "acc-bounce", "temp-deliv", "temp-bounce", "not-queued", "no-result", "other"]
+    order = ["ref-deliv", "ref-defer", "ref-discard", "acc-bounce", "temp-deliv", "temp-bounce", "not-queued",
+             "no-result", "other"]
     print("\nMISMATCHES")
     n = 0
     for cat in order:
@@ -868,17 +1427,30 @@ def report(rows, notes, configs, ours_src, src, seed, count, secs):
     print("\nACCEPTED, QMAIL DEFERS (%d; expected where a mailbox exists but is broken)" % len(sel))
     grouped(sel)
 
+    prog = [a for a, _ in BCORNER + FCORNER + VCORNER]
+    byaddr = {}
+    for r in rows:
+        if r[1] in prog:
+            byaddr.setdefault(r[1], {}).setdefault((r[3] or r[2], r[6][:3]), []).append(r[0])
+    print("\nPROGRAM CASES (bouncesaying, fastforward, vpopmail): qmail's first delivery / our reply")
+    for a in prog:
+        if a in byaddr:
+            print("  <%s> (%s): %s" % (show(a), notes.get(a, ""), "; ".join(
+                "%s %s/%s" % (",".join(c) if len(c) < sum(map(len, byaddr[a].values())) else "all",
+                              o, show(code))
+                for (o, code), c in byaddr[a].items())))
+
     if os.environ.get("ALL"):
         print("\nALL ROWS")
         for r in rows:
             print(line(r))
 
     print("\nSUMMARY")
-    names = [c for c, _ in configs]
+    names = [c[0] for c in configs]
     print("  %-68s %8s  %s" % ("", "total", "  ".join("%13s" % c for c in names)))
     for cat, label in CATS + [("other", "other")]:
         tot = sum(1 for r in rows if r[2] == cat)
-        if cat in ("other", "not-queued", "no-result") and not tot:
+        if cat in ("other", "not-queued", "no-result", "ref-discard") and not tot:
             continue
         per = ["%13d" % sum(1 for r in rows if r[2] == cat and r[0] == c) for c in names]
         print("  %-68s %8d  %s" % (label, tot, "  ".join(per)))
