@@ -229,6 +229,9 @@ pub enum Deferral {
     /// fastforward cdb) cannot be read: the check cannot tell whether this
     /// recipient exists, and will not guess.
     CannotLook { path: Vec<u8>, errno: Option<i32> },
+    /// A program the `.qmail` file runs would exit 111 (vdelivermail with
+    /// the wrong number of arguments, say).
+    ProgramDefers { program: Vec<u8>, why: String },
 }
 
 impl fmt::Display for Deferral {
@@ -284,6 +287,9 @@ impl fmt::Display for Deferral {
                 "Uh-oh: .qmail has file or program delivery but has x bit set. (qmail-local: {})",
                 Show(path)
             ),
+            Deferral::ProgramDefers { program, why } => {
+                write!(f, "{why} (qmail-local runs {})", Show(program))
+            }
             Deferral::CannotLook { path, errno } => write!(
                 f,
                 "unable to read {}: {}: cannot tell whether this recipient exists",

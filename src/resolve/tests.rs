@@ -530,6 +530,8 @@ mod catchalls {
         // Without vpopmail_config.h the check assumes --enable-qmail-ext.
         assert_eq!(v(&mut r, "joe-foo@example.net"), Verdict::Accept);
         assert_eq!(v(&mut r, "anyone@catch.net"), Verdict::Accept, "catch-all");
+        // Before the catch-all: names vpopmail never allows bounce.
+        assert_eq!(v(&mut r, "a:b@catch.net"), Verdict::Unknown);
         let (steps, _) = r.explain_steps(b"nobody@example.net");
         assert!(
             steps.iter().any(|s| s.to_string().contains(
@@ -588,14 +590,49 @@ mod catchalls {
         f.remove_cdb(&format!("{DIR}/vpasswd.cdb"));
         let mut r = Resolver::with_users_cdb(vrouting(), f, &cdb);
         assert_eq!(v(&mut r, "nobody@example.net"), Verdict::Accept);
-        // ... but with vpasswd there, vdelivermail would build the cdb: 451.
-        let mut f = vfake().file(&format!("{DIR}/vpasswd"), VP);
+        // ... but with vpasswd there, vdelivermail would build the cdb from
+        // it: the check reads it instead.
+        let mut f = vfake().text(
+            &format!("{DIR}/vpasswd"),
+            VP,
+            "joe:$1$x:1:0:Joe:/d/joe:NOQUOTA:x\nlocked:$1$x:1:16:L:/d/l:NOQUOTA:x\n",
+        );
+        f.remove_cdb(&format!("{DIR}/vpasswd.cdb"));
+        let mut r = Resolver::with_users_cdb(vrouting(), f, &cdb);
+        assert_eq!(v(&mut r, "joe@example.net"), Verdict::Accept);
+        assert_eq!(v(&mut r, "nobody@example.net"), Verdict::Unknown);
+        assert_eq!(v(&mut r, "locked@example.net"), Verdict::Unknown);
+        let mut f = vfake()
+            .file(&format!("{DIR}/vpasswd"), VP)
+            .read_error(&format!("{DIR}/vpasswd"), libc::EACCES);
         f.remove_cdb(&format!("{DIR}/vpasswd.cdb"));
         let mut r = Resolver::with_users_cdb(vrouting(), f, &cdb);
         assert!(matches!(
-            v(&mut r, "nobody@example.net"),
+            v(&mut r, "joe@example.net"),
             Verdict::Defer(Deferral::CannotLook { .. })
         ));
+    }
+
+    #[test]
+    fn vdelivermail_syntax_and_missing_domain_records() {
+        let cdb = users_cdb("vpop-syntax");
+        let f = vfake().text(
+            &format!("{DIR}/.qmail-default"),
+            VP,
+            "| /home/vpopmail/bin/vdelivermail bounce-no-mailbox\n",
+        );
+        let mut r = Resolver::with_users_cdb(vrouting(), f, &cdb);
+        assert!(matches!(
+            v(&mut r, "joe@example.net"),
+            Verdict::Defer(Deferral::ProgramDefers { .. })
+        ));
+        // A domain routed to vpopmail's directory without its users/cdb
+        // record: vget_assign fails and vdelivermail finds nobody.
+        let mut f = vfake();
+        f.remove_cdb("users/cdb");
+        let f = f.cdb("users/cdb", &[]);
+        let mut r = Resolver::with_users_cdb(vrouting(), f, &cdb);
+        assert_eq!(v(&mut r, "joe@example.net"), Verdict::Unknown);
     }
 
     #[test]

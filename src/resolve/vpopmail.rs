@@ -32,7 +32,7 @@
 //! accepted.
 
 use super::dotqmail::{Run, cannot_look};
-use super::{Delivery, Options, SqlAnswer, SqlQuestion, System};
+use super::{Deferral, Delivery, Options, SqlAnswer, SqlQuestion, System, Verdict};
 
 const BOUNCE_ALL: &[u8] = b"bounce-no-mailbox";
 const DELETE_ALL: &[u8] = b"delete";
@@ -125,14 +125,15 @@ pub fn vdelivermail<S: System>(
     options: &Options,
 ) -> Run {
     if args.len() != 2 {
-        return Run::Delivers("vdelivermail with other than two arguments (it defers)".into());
+        return Run::Verdict(Verdict::Defer(Deferral::ProgramDefers {
+            program: program.to_vec(),
+            why: "vdelivermail: invalid syntax in .qmail-default file".into(),
+        }));
     }
     let bounce = &args[1];
-    if bounce != BOUNCE_ALL && bounce != DELETE_ALL {
-        return Run::Delivers(format!("vdelivermail catch-all to {}", show(bounce)));
-    }
     let user = d.ext.to_ascii_lowercase();
     let mut domain = d.host.to_ascii_lowercase();
+    // get_arguments: before anything else, whatever the catch-all.
     if !username_valid(&user) {
         return Run::Bounces(format!("vdelivermail: invalid username {}", show(&user)));
     }
@@ -157,25 +158,19 @@ pub fn vdelivermail<S: System>(
     let mut key = b"!".to_vec();
     key.extend_from_slice(&domain);
     key.push(b'-');
-    let dir = match sys.cdb_get(b"users/cdb", &key) {
+    let record = match sys.cdb_get(b"users/cdb", &key) {
         Ok(Some(value)) => {
             let fields: Vec<&[u8]> = value.split(|&b| b == 0).collect();
             if fields.len() < 4 {
                 return Run::Delivers("users/cdb record for the domain too short".into());
             }
             domain = fields[0].to_ascii_lowercase();
-            fields[3].to_vec()
+            Some(fields[3].to_vec())
         }
-        Ok(None) => {
-            return Run::Delivers(format!(
-                "no users/cdb record \"!{}-\" for vdelivermail to find the domain by",
-                show(&domain)
-            ));
-        }
+        Ok(None) => None,
         Err(e) => return cannot_look(b"users/cdb", &e, options),
     };
-
-    let backend = match Backend::find(sys, &dir, vpopmail_dir) {
+    let backend = match Backend::find(sys, record.as_deref(), vpopmail_dir) {
         Ok(b) => b,
         Err(run) => return run,
     };
@@ -192,16 +187,17 @@ pub fn vdelivermail<S: System>(
     }
     for name in names {
         let found = match &backend {
-            Backend::Cdb { cdb } => cdb_user(sys, cdb, name, options),
+            Backend::Cdb { dir } => cdb_user(sys, dir, name, options),
             Backend::Sql { conf } => {
                 sql_user(sys, conf, name, &domain, build.many_domains, options)
             }
+            Backend::NoDomain => Lookup::Absent,
         };
         match found {
             Lookup::User(gid) => {
                 let who = format!("vpopmail user {}@{}", show(name), show(&domain));
                 return if gid & BOUNCE_MAIL != 0 {
-                    Run::Bounces(format!("{who} is locked (BOUNCE_MAIL)"))
+                    Run::Bounces(format!("vdelivermail: {who} is locked (BOUNCE_MAIL)"))
                 } else {
                     Run::Delivers(format!("{who} exists ({})", backend.describe()))
                 };
@@ -210,10 +206,18 @@ pub fn vdelivermail<S: System>(
             Lookup::Done(run) => return run,
         }
     }
+    // usernotfound: the .qmail-default's last argument decides.
     let what = if bounce == BOUNCE_ALL {
         "bounce-no-mailbox"
-    } else {
+    } else if bounce == DELETE_ALL {
         "delete (qmail would discard the message)"
+    } else {
+        return Run::Delivers(format!(
+            "no vpopmail user {}@{}: vdelivermail's catch-all {}",
+            show(&user),
+            show(&domain),
+            show(bounce)
+        ));
     };
     Run::Bounces(format!(
         "vdelivermail {what}: no vpopmail user {}@{} ({})",
@@ -233,48 +237,84 @@ fn parent(path: &[u8]) -> &[u8] {
 
 /// Where vpopmail keeps its users for this domain.
 enum Backend {
-    /// The cdb module: DIR/vpasswd.cdb.
-    Cdb { cdb: Vec<u8> },
+    /// The cdb module: DIR/vpasswd.cdb, built from DIR/vpasswd.
+    Cdb { dir: Vec<u8> },
     /// The MySQL module: the settings in ~vpopmail/etc/vpopmail.mysql.
     Sql { conf: Vec<u8> },
+    /// The cdb module and no users/cdb record for the domain:
+    /// vget_assign fails and vdelivermail finds no user at all.
+    NoDomain,
 }
 
 impl Backend {
     /// The cdb module leaves vpasswd (and vpasswd.cdb, built from it) in
-    /// the domain directory; the MySQL module its settings in etc/.
-    fn find<S: System>(sys: &mut S, dir: &[u8], vpopmail_dir: &[u8]) -> Result<Backend, Run> {
-        let at = |name: &[u8]| [dir, b"/", name].concat();
-        let cdb = at(b"vpasswd.cdb");
-        if sys.stat(&cdb).is_ok() || sys.stat(&at(b"vpasswd")).is_ok() {
-            return Ok(Backend::Cdb { cdb });
+    /// the domain directory; the MySQL module its settings in etc/ (and it
+    /// asks the database even when users/cdb has no record).
+    fn find<S: System>(
+        sys: &mut S,
+        dir: Option<&[u8]>,
+        vpopmail_dir: &[u8],
+    ) -> Result<Backend, Run> {
+        if let Some(dir) = dir {
+            let at = |name: &[u8]| [dir, b"/", name].concat();
+            if sys.stat(&at(b"vpasswd.cdb")).is_ok() || sys.stat(&at(b"vpasswd")).is_ok() {
+                return Ok(Backend::Cdb { dir: dir.to_vec() });
+            }
         }
         let conf = [vpopmail_dir, b"/etc/vpopmail.mysql"].concat();
         if sys.stat(&conf).is_ok() {
             return Ok(Backend::Sql { conf });
         }
-        Err(Run::Delivers(format!(
-            "{} has no vpasswd.cdb or vpasswd, and there is no {}: a vpopmail backend the check does not read",
-            show(dir),
-            show(&conf)
-        )))
+        match dir {
+            None => Ok(Backend::NoDomain),
+            Some(dir) => Err(Run::Delivers(format!(
+                "{} has no vpasswd.cdb or vpasswd, and there is no {}: a vpopmail backend the check does not read",
+                show(dir),
+                show(&conf)
+            ))),
+        }
     }
 
     fn describe(&self) -> String {
         match self {
-            Backend::Cdb { cdb } => show(cdb),
+            Backend::Cdb { dir } => format!("{}/vpasswd.cdb", show(dir)),
             Backend::Sql { conf } => format!("vpopmail's MySQL database, {}", show(conf)),
+            Backend::NoDomain => "no users/cdb record for the domain".into(),
         }
     }
 }
 
-/// A user in vpasswd.cdb (key: the name; data
-/// `password:uid:gid:gecos:dir:shell:clear`).
-fn cdb_user<S: System>(sys: &mut S, cdb: &[u8], name: &[u8], options: &Options) -> Lookup {
-    match sys.cdb_get(cdb, name) {
-        Ok(Some(data)) => Lookup::User(data.split(|&b| b == b':').nth(2).map_or(0, atoi)),
-        Ok(None) => Lookup::Absent,
-        // No vpasswd.cdb (only vpasswd): vdelivermail would build it.
-        Err(e) => Lookup::Done(cannot_look(cdb, &e, options)),
+/// The most of a vpasswd file read when its vpasswd.cdb is missing.
+const MAX_VPASSWD: usize = 4 << 20;
+
+/// A user in DIR/vpasswd.cdb (key: the name; data
+/// `password:uid:gid:gecos:dir:shell:clear`). Without vpasswd.cdb,
+/// vdelivermail builds it from DIR/vpasswd (lines `name:data`): the check
+/// reads that file instead.
+fn cdb_user<S: System>(sys: &mut S, dir: &[u8], name: &[u8], options: &Options) -> Lookup {
+    let gid = |data: &[u8]| data.split(|&b| b == b':').nth(2).map_or(0, atoi);
+    let cdb = [dir, b"/vpasswd.cdb"].concat();
+    match sys.cdb_get(&cdb, name) {
+        Ok(Some(data)) => return Lookup::User(gid(&data)),
+        Ok(None) => return Lookup::Absent,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Lookup::Done(cannot_look(&cdb, &e, options)),
+    }
+    let text = [dir, b"/vpasswd"].concat();
+    match sys.read_small(&text, MAX_VPASSWD) {
+        Ok(Some(lines)) => {
+            let found = lines.split(|&b| b == b'\n').find_map(|line| {
+                let colon = line.iter().position(|&b| b == b':')?;
+                (&line[..colon] == name).then(|| gid(&line[colon + 1..]))
+            });
+            found.map_or(Lookup::Absent, Lookup::User)
+        }
+        Ok(None) => Lookup::Done(cannot_look(
+            &text,
+            &std::io::Error::new(std::io::ErrorKind::FileTooLarge, "too large to read"),
+            options,
+        )),
+        Err(e) => Lookup::Done(cannot_look(&text, &e, options)),
     }
 }
 
