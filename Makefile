@@ -4,6 +4,7 @@
 #   make test            the whole test suite (what .ci/run calls)
 #   make demo            one SMTP session against a throw-away qmail home
 #   make bench           benchmarks: figures, floors and ratios
+#   make fuzz            each cargo-fuzz target for FUZZ_SECONDS (60) (nightly)
 #   make install         install into $(DESTDIR)$(PREFIX), default /var/qmail
 #   make uninstall       put netqmail's qmail-smtpd and man page back
 #   make clean
@@ -49,7 +50,7 @@ CARGO_BUILD = $(if $(filter-out /var/qmail,$(PREFIX)),CONF_QMAIL='$(PREFIX)' )$(
 # did not need (a test-only module): make then sees them up to date.
 TOUCH_BINS = touch $(BIN_PATHS)
 
-.PHONY: all build test check-man demo bench install uninstall clean
+.PHONY: all build test check-man demo bench install uninstall clean fuzz
 
 all: build
 
@@ -174,3 +175,17 @@ uninstall:
 clean:
 	$(CARGO) clean
 	rm -rf target/demo
+
+# Coverage-guided fuzzing (libFuzzer, through cargo-fuzz on the nightly
+# toolchain; `cargo install cargo-fuzz` once). Each target in fuzz/ runs
+# for FUZZ_SECONDS on its corpus under fuzz/corpus/; a crash leaves its
+# input in fuzz/artifacts/ and fails the run. Not part of make test.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS  = session data addr dotqmail
+fuzz:
+	@set -e; cd fuzz; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$t; \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	  $(CARGO) +nightly fuzz run $$t corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -close_fd_mask=2; \
+	done
