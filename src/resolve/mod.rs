@@ -265,7 +265,7 @@ impl<S: System> Resolver<S> {
             return Verdict::Accept;
         }
 
-        let mut delivery = match self.users.lookup(&local, sink) {
+        let mut delivery = match self.users.lookup(&mut self.sys, &local, sink) {
             Err(_) => return Verdict::CdbTrouble,
             Ok(users_cdb::Assignment::Short { key }) => {
                 return defer(Deferral::ShortRecord { key }, sink);

@@ -11,15 +11,17 @@
 //!   "wildchars"), so most prefixes need no lookup at all.
 //!
 //! The file is opened once per session, on first use, and every question is
-//! a hashed cdb lookup of a few positioned reads ([`crate::cdb`]): nothing
-//! is scanned or mapped, so memory does not grow with the file. A users/cdb replaced by
+//! a hashed cdb lookup of a few positioned reads ([`crate::cdb`], through
+//! [`System::cdb_get`]): nothing is scanned or mapped, so memory does not
+//! grow with the file. A users/cdb replaced by
 //! qmail-newu during a session is seen by the next session.
 
 use std::io;
 use std::path::PathBuf;
 
-use super::{Delivery, Step};
-use crate::cdb::Cdb;
+use std::os::unix::ffi::OsStringExt;
+
+use super::{Delivery, Step, System};
 
 /// What users/cdb says about a local name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,65 +36,68 @@ pub enum Assignment {
     Hit(Delivery),
 }
 
+/// What is known of the file so far.
 enum State {
-    Unopened,
+    Unread,
     Absent,
-    Open { cdb: Cdb, wildchars: Vec<u8> },
+    /// The characters that end some `+` prefix (the empty key's data).
+    Read {
+        wildchars: Vec<u8>,
+    },
 }
 
-/// The session's handle on users/cdb.
+/// The session's handle on users/cdb. The file itself is read through
+/// the [`System`] (which keeps it open for the session).
 pub struct UsersCdb {
-    path: PathBuf,
+    path: Vec<u8>,
     state: State,
 }
 
 impl UsersCdb {
     pub fn new(path: PathBuf) -> UsersCdb {
         UsersCdb {
-            path,
-            state: State::Unopened,
+            path: path.into_os_string().into_vec(),
+            state: State::Unread,
         }
     }
 
-    /// Opens the file if not yet done. Only "does not exist" means "no
-    /// users/cdb"; any other failure, or a file without the wildchars
-    /// record (so not written by qmail-newu, or damaged), is an error and
-    /// is retried at the next lookup.
-    fn open(&mut self) -> io::Result<()> {
-        if !matches!(self.state, State::Unopened) {
+    /// Reads the wildchars record if not yet done. Only "does not exist"
+    /// means "no users/cdb"; any other failure, or a file without the
+    /// wildchars record (so not written by qmail-newu, or damaged), is an
+    /// error and is retried at the next lookup.
+    fn open<S: System>(&mut self, sys: &mut S) -> io::Result<()> {
+        if !matches!(self.state, State::Unread) {
             return Ok(());
         }
-        let cdb = match Cdb::open(&self.path) {
-            Ok(cdb) => cdb,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                self.state = State::Absent;
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        };
-        let wildchars = match cdb.get(b"")? {
-            Some(value) => value,
-            None => {
+        match sys.cdb_get(&self.path, b"") {
+            Ok(Some(wildchars)) => self.state = State::Read { wildchars },
+            Ok(None) => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "no wildcard-character record (empty key): not written by qmail-newu?",
                 ));
             }
-        };
-        self.state = State::Open { cdb, wildchars };
+            Err(e) if e.kind() == io::ErrorKind::NotFound => self.state = State::Absent,
+            Err(e) => return Err(e),
+        }
         Ok(())
     }
 
     /// Looks up the local name L: the exact key first, then wildcard
     /// prefixes, longest first.
-    pub fn lookup(&mut self, local: &[u8], sink: &mut dyn FnMut(Step)) -> io::Result<Assignment> {
-        if let Err(e) = self.open() {
+    pub fn lookup<S: System>(
+        &mut self,
+        sys: &mut S,
+        local: &[u8],
+        sink: &mut dyn FnMut(Step),
+    ) -> io::Result<Assignment> {
+        if let Err(e) = self.open(sys) {
             sink(Step::UsersCdbTrouble {
                 error: describe(&e),
             });
             return Err(e);
         }
-        let State::Open { cdb, wildchars } = &self.state else {
+        let State::Read { wildchars } = &self.state else {
             sink(Step::UsersCdbAbsent);
             return Ok(Assignment::NotListed);
         };
@@ -111,7 +116,7 @@ impl UsersCdb {
             if wildcard && i > 1 && !wildchars.contains(&key[i - 1]) {
                 continue;
             }
-            let value = match cdb.get(&key[..i]) {
+            let value = match sys.cdb_get(&self.path, &key[..i]) {
                 Ok(None) => continue,
                 Ok(Some(value)) => value,
                 Err(e) => {
@@ -297,8 +302,17 @@ pub(crate) mod tests {
     }
 
     fn look(u: &mut UsersCdb, local: &[u8]) -> (io::Result<Assignment>, Vec<Step>) {
+        let mut sys = crate::resolve::system::RealSystem::default();
+        look_with(&mut sys, u, local)
+    }
+
+    fn look_with(
+        sys: &mut crate::resolve::system::RealSystem,
+        u: &mut UsersCdb,
+        local: &[u8],
+    ) -> (io::Result<Assignment>, Vec<Step>) {
         let mut steps = Vec::new();
-        let r = u.lookup(local, &mut |s| steps.push(s));
+        let r = u.lookup(sys, local, &mut |s| steps.push(s));
         (r, steps)
     }
 
@@ -565,14 +579,15 @@ pub(crate) mod tests {
         let path = dir.join("cdb");
         newu(&path, &[b"=joe:joe:1:1:/h/joe:-:x:"]);
         let mut u = UsersCdb::new(path.clone());
+        let mut sys = crate::resolve::system::RealSystem::default();
         assert_eq!(
-            look(&mut u, b"joe").0.unwrap().hde(),
+            look_with(&mut sys, &mut u, b"joe").0.unwrap().hde(),
             hit("/h/joe", "-", "x")
         );
         // Removing the file does not matter to an open session.
         std::fs::remove_file(&path).unwrap();
         assert_eq!(
-            look(&mut u, b"joe").0.unwrap().hde(),
+            look_with(&mut sys, &mut u, b"joe").0.unwrap().hde(),
             hit("/h/joe", "-", "x")
         );
         std::fs::remove_dir_all(&dir).unwrap();
