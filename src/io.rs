@@ -245,6 +245,7 @@ fn drive<T: Transport>(
     loop {
         let (used, action) = session.handle(&buf[start..end]);
         start += used;
+        crate::logger::write(session.logs());
         match action {
             Action::NeedInput => {
                 if start < end {

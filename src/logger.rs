@@ -24,6 +24,38 @@ pub fn line(bytes: &[u8]) {
     let _ = std::io::stderr().lock().write_all(&buf);
 }
 
+/// A log line the sans-IO session (or the recipient check) decided on:
+/// `level` `None` for the lines always written (`realrcptto ...`,
+/// `unable to stat ...`), else its level. The I/O layer writes them with
+/// [`write`]; tests read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub level: Option<log::Level>,
+    pub line: Vec<u8>,
+}
+
+impl Record {
+    /// A line that is always written.
+    pub fn always(line: Vec<u8>) -> Record {
+        Record { level: None, line }
+    }
+
+    /// Whether a record at `level` would be written at all (so the text
+    /// need not be made when it would not).
+    pub fn wanted(level: log::Level) -> bool {
+        level <= log::max_level()
+    }
+}
+
+/// Writes the records (those whose level is enabled) and empties the list.
+pub fn write(records: &mut Vec<Record>) {
+    for r in records.drain(..) {
+        if r.level.is_none_or(Record::wanted) {
+            line(&r.line);
+        }
+    }
+}
+
 struct Stderr;
 
 impl log::Log for Stderr {

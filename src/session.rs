@@ -11,6 +11,7 @@ use crate::addr::{self, Ipme, Rcpthosts};
 use crate::command::{self, Verb};
 use crate::control::HostSet;
 use crate::data::{self, Data};
+use crate::logger::Record;
 use crate::queue::{self, Outcome};
 use crate::received::{self, Origin};
 use crate::reply;
@@ -146,6 +147,9 @@ pub struct Session<'a> {
     /// QMAILRRTDENYALL saw an unknown recipient in this transaction.
     deny_any: bool,
     unknown_count: u32,
+    /// Log lines decided on and not yet written: the I/O layer writes and
+    /// empties [`Session::logs`].
+    logs: Vec<Record>,
 }
 
 impl<'a> Session<'a> {
@@ -170,6 +174,7 @@ impl<'a> Session<'a> {
             flag_barf: false,
             deny_any: false,
             unknown_count: 0,
+            logs: Vec::new(),
         }
     }
 
@@ -188,6 +193,29 @@ impl<'a> Session<'a> {
     /// clears them.
     pub fn output(&mut self) -> &mut Vec<u8> {
         &mut self.out
+    }
+
+    /// Log lines not yet written. The I/O layer writes and clears them
+    /// (`logger::write`); tests read them.
+    pub fn logs(&mut self) -> &mut Vec<Record> {
+        &mut self.logs
+    }
+
+    /// One recipient decision, at debug level (`SMTPD_LOGLEVEL=debug`).
+    fn log_rcpt(&mut self, addr: &[u8], decision: &str) {
+        self.log(log::Level::Debug, || {
+            format!("rcpt {}: {decision}", String::from_utf8_lossy(addr))
+        });
+    }
+
+    /// A log line at `level`, made only when that level is enabled.
+    fn log(&mut self, level: log::Level, text: impl FnOnce() -> String) {
+        if Record::wanted(level) {
+            self.logs.push(Record {
+                level: Some(level),
+                line: text().into_bytes(),
+            });
+        }
     }
 
     /// Message bytes not yet written to qmail-queue.
@@ -368,10 +396,12 @@ impl<'a> Session<'a> {
         {
             self.seen_mail = false;
             self.out.extend_from_slice(reply::TOO_BIG);
-            log::info!(
-                "refused MAIL from {}: declared SIZE over databytes",
-                String::from_utf8_lossy(&addr)
-            );
+            self.log(log::Level::Info, || {
+                format!(
+                    "refused MAIL from {}: declared SIZE over databytes",
+                    String::from_utf8_lossy(&addr)
+                )
+            });
             return None;
         }
         self.deny_any = false;
@@ -399,7 +429,7 @@ impl<'a> Session<'a> {
         };
         if self.flag_barf {
             self.out.extend_from_slice(reply::BADMAILFROM);
-            log_rcpt(&addr, "refused: sender in badmailfrom");
+            self.log_rcpt(&addr, "refused: sender in badmailfrom");
             return None;
         }
         if let Some(suffix) = &self.setup.relayclient {
@@ -409,7 +439,7 @@ impl<'a> Session<'a> {
                 Ok(true) => {}
                 Ok(false) => {
                     self.out.extend_from_slice(reply::NOGATEWAY);
-                    log_rcpt(&addr, "refused: domain not in rcpthosts");
+                    self.log_rcpt(&addr, "refused: domain not in rcpthosts");
                     return None;
                 }
                 Err(_) => return Some(self.die(reply::CONTROLS)),
@@ -417,14 +447,14 @@ impl<'a> Session<'a> {
         }
         if self.rcpt_count >= self.setup.max_rcpt {
             self.out.extend_from_slice(reply::TOO_MANY_RCPTS);
-            log_rcpt(&addr, "refused: too many recipients");
+            self.log_rcpt(&addr, "refused: too many recipients");
             return None;
         }
         // With QMAILRRTDENYALL, once one recipient is unknown the message
         // will be refused at DATA, so the rest need no check.
         if !(self.setup.deny_all && self.deny_any) {
-            match self.rcpt_check.check(&addr) {
-                Verdict::Accept => log_rcpt(&addr, "accepted"),
+            match self.rcpt_check.check(&addr, &mut self.logs) {
+                Verdict::Accept => self.log_rcpt(&addr, "accepted"),
                 Verdict::Defer(why) => {
                     self.log_deferred(&addr, &why);
                     self.out.extend_from_slice(reply::MAILBOX_DEFERRED);
@@ -437,7 +467,7 @@ impl<'a> Session<'a> {
                         return Some(action);
                     }
                     if !self.setup.deny_all {
-                        log_rcpt(&addr, "refused: no mailbox here by that name");
+                        self.log_rcpt(&addr, "refused: no mailbox here by that name");
                         self.out.extend_from_slice(reply::NO_MAILBOX);
                         return self.unknown_delay();
                     }
@@ -459,14 +489,14 @@ impl<'a> Session<'a> {
         line.extend_from_slice(&self.setup.log_ip);
         line.push(b' ');
         line.extend_from_slice(addr);
-        crate::logger::line(&line);
+        self.logs.push(Record::always(line));
         self.deny_any = true;
         self.unknown_count = self.unknown_count.saturating_add(1);
         if self.setup.max_unknown != 0 && self.unknown_count > self.setup.max_unknown {
-            log::info!(
-                "closing connection: more than {} unknown recipients",
-                self.setup.max_unknown
-            );
+            let max = self.setup.max_unknown;
+            self.log(log::Level::Info, || {
+                format!("closing connection: more than {max} unknown recipients")
+            });
             return Some(self.die(reply::TOO_MANY_UNKNOWN));
         }
         None
@@ -475,14 +505,14 @@ impl<'a> Session<'a> {
     /// `realrcptto-deferred PID REMOTEIP ADDRESS: REASON`: beside the
     /// patch's `realrcptto` line (a refusal), with its own first word so
     /// that counting refusals by `realrcptto ` stays right.
-    fn log_deferred(&self, addr: &[u8], why: &Deferral) {
+    fn log_deferred(&mut self, addr: &[u8], why: &Deferral) {
         let mut line = format!("realrcptto-deferred {} ", self.setup.pid).into_bytes();
         line.extend_from_slice(&self.setup.log_ip);
         line.push(b' ');
         line.extend_from_slice(addr);
         line.extend_from_slice(b": ");
         line.extend_from_slice(why.to_string().as_bytes());
-        crate::logger::line(&line);
+        self.logs.push(Record::always(line));
     }
 
     fn unknown_delay(&self) -> Option<Action> {
@@ -605,10 +635,10 @@ impl<'a> Session<'a> {
         let write_error = write_error || data.failed();
         match queue::classify(&outcome, write_error, custom) {
             queue::Verdict::Accepted => {
-                log::info!("message accepted: qp {}", qp.unwrap_or(0));
-                self.out.extend_from_slice(
-                    format!("250 ok {} qp {}\r\n", now, qp.unwrap_or(0)).as_bytes(),
-                );
+                let qp = qp.unwrap_or(0);
+                self.log(log::Level::Info, || format!("message accepted: qp {qp}"));
+                self.out
+                    .extend_from_slice(format!("250 ok {now} qp {qp}\r\n").as_bytes());
             }
             _ if data.hops() >= data::MAX_HOPS => self.out.extend_from_slice(reply::TOO_MANY_HOPS),
             _ if data.too_big() => self.out.extend_from_slice(reply::TOO_BIG),
@@ -621,18 +651,15 @@ impl<'a> Session<'a> {
     }
 
     fn reply_text(&mut self, code: &[u8], text: &[u8]) {
-        log::info!(
-            "message refused: {}{}",
-            String::from_utf8_lossy(code),
-            String::from_utf8_lossy(text)
-        );
+        self.log(log::Level::Info, || {
+            format!(
+                "message refused: {}{}",
+                String::from_utf8_lossy(code),
+                String::from_utf8_lossy(text)
+            )
+        });
         self.out.extend_from_slice(code);
         self.out.extend_from_slice(text);
         self.out.extend_from_slice(b"\r\n");
     }
-}
-
-/// One recipient decision, at debug level (`SMTPD_LOGLEVEL=debug`).
-fn log_rcpt(addr: &[u8], decision: &str) {
-    log::debug!("rcpt {}: {decision}", String::from_utf8_lossy(addr));
 }

@@ -20,7 +20,7 @@ impl Ipme for NoIp {
 /// Unknown when the local part starts with "no".
 struct Fake;
 impl RcptCheck for Fake {
-    fn check(&mut self, addr: &[u8]) -> Verdict {
+    fn check(&mut self, addr: &[u8], _log: &mut Vec<qmail_smtpd::logger::Record>) -> Verdict {
         if addr.starts_with(b"no") {
             Verdict::Unknown
         } else {
@@ -340,4 +340,64 @@ fn unknown_recipient_delay_is_a_sleep_after_the_550() {
     let (rest, action) = s.handle(&input[used..]);
     assert_eq!((used + rest, action), (input.len(), Action::NeedInput));
     assert_eq!(s.output().as_slice(), b"250 ok\r\n");
+}
+
+/// The realrcptto log lines, in-process: the session hands them to the I/O
+/// layer as records, in the patch's exact format, with the deferral line
+/// beside them; nothing else is always-on.
+#[test]
+fn realrcptto_log_lines_are_session_output() {
+    struct Check;
+    impl RcptCheck for Check {
+        fn check(&mut self, addr: &[u8], log: &mut Vec<qmail_smtpd::logger::Record>) -> Verdict {
+            match addr {
+                b"no@example.com" => Verdict::Unknown,
+                b"later@example.com" => {
+                    log.push(qmail_smtpd::logger::Record::always(
+                        b"unable to stat /h/x: access denied".to_vec(),
+                    ));
+                    Verdict::Defer(qmail_smtpd::resolve::Deferral::NoAlias)
+                }
+                _ => Verdict::Accept,
+            }
+        }
+    }
+    let mut ipme = NoIp;
+    let mut check = Check;
+    let mut s = Session::new(
+        Setup {
+            log_ip: b"192.0.2.9".to_vec(),
+            pid: 4321,
+            ..setup(None)
+        },
+        &mut ipme,
+        &mut check,
+    );
+    s.greet();
+    let input = b"MAIL FROM:<a@b>\r\nRCPT TO:<no@example.com>\r\nRCPT TO:<later@example.com>\r\nRCPT TO:<u@example.com>\r\n";
+    let mut at = 0;
+    while at < input.len() {
+        let (used, _) = s.handle(&input[at..]);
+        at += used;
+    }
+    let always: Vec<String> = s
+        .logs()
+        .iter()
+        .filter(|r| r.level.is_none())
+        .map(|r| String::from_utf8_lossy(&r.line).into_owned())
+        .collect();
+    assert_eq!(
+        always,
+        [
+            "realrcptto 4321 192.0.2.9 no@example.com",
+            "unable to stat /h/x: access denied",
+            "realrcptto-deferred 4321 192.0.2.9 later@example.com: Unable to find alias user! \
+             (qmail-lspawn: no user name matched and there is no user alias)",
+        ]
+    );
+    assert_eq!(
+        String::from_utf8_lossy(s.output()),
+        "220 mx.example ESMTP\r\n250 ok\r\n550 sorry, no mailbox here by that name. (#5.1.1)\r\n\
+         451 sorry, that mailbox is temporarily unavailable (#4.2.1)\r\n250 ok\r\n"
+    );
 }

@@ -231,7 +231,7 @@ impl Ipme for Loopback {
 /// mailboxes.
 struct NobodyUnknown;
 impl RcptCheck for NobodyUnknown {
-    fn check(&mut self, addr: &[u8]) -> Verdict {
+    fn check(&mut self, addr: &[u8], _log: &mut Vec<qmail_smtpd::logger::Record>) -> Verdict {
         if addr.to_ascii_lowercase().ends_with(b"@nobody.example") {
             Verdict::Unknown
         } else {

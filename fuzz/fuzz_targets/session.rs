@@ -20,7 +20,7 @@ impl Ipme for Me {
 /// The verdict is chosen by the address's last byte.
 struct Check;
 impl RcptCheck for Check {
-    fn check(&mut self, addr: &[u8]) -> Verdict {
+    fn check(&mut self, addr: &[u8], _log: &mut Vec<qmail_smtpd::logger::Record>) -> Verdict {
         match addr.last().copied().unwrap_or(0) % 5 {
             0 => Verdict::Unknown,
             1 => Verdict::Defer(Deferral::NoAlias),

@@ -39,6 +39,8 @@
 //! session, and users/cdb is opened once per session.
 
 use std::borrow::Cow;
+
+use crate::logger::Record;
 use std::path::PathBuf;
 
 pub mod access;
@@ -84,7 +86,9 @@ pub enum Verdict {
 /// calls it at RCPT step 5 with the address as received (after any
 /// RELAYCLIENT suffix).
 pub trait RcptCheck {
-    fn check(&mut self, addr: &[u8]) -> Verdict;
+    /// The verdict, and the log lines the check wants written, appended to
+    /// `log` (the session hands them to the I/O layer).
+    fn check(&mut self, addr: &[u8], log: &mut Vec<Record>) -> Verdict;
 }
 
 /// The check switched off (NOREALRCPTTO): every recipient is accepted, as
@@ -92,7 +96,7 @@ pub trait RcptCheck {
 pub struct AcceptAll;
 
 impl RcptCheck for AcceptAll {
-    fn check(&mut self, _addr: &[u8]) -> Verdict {
+    fn check(&mut self, _addr: &[u8], _log: &mut Vec<Record>) -> Verdict {
         Verdict::Accept
     }
 }
@@ -311,10 +315,10 @@ fn defer(why: Deferral, sink: &mut dyn FnMut(Step)) -> Verdict {
 
 impl<S: System> RcptCheck for Resolver<S> {
     /// The server's view: only the log lines leave the resolver.
-    fn check(&mut self, addr: &[u8]) -> Verdict {
+    fn check(&mut self, addr: &[u8], log: &mut Vec<Record>) -> Verdict {
         self.explain(addr, &mut |step| {
             if let Step::Log(line) = step {
-                crate::logger::line(&line);
+                log.push(Record::always(line));
             }
         })
     }

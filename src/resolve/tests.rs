@@ -357,7 +357,7 @@ fn check_is_explain() {
         "x@shop.example",
     ] {
         assert_eq!(
-            a.check(addr.as_bytes()),
+            a.check(addr.as_bytes(), &mut Vec::new()),
             b.explain_steps(addr.as_bytes()).1,
             "{addr}"
         );
@@ -426,7 +426,10 @@ fn users_cdb_deliveries_meet_qmail_local_checks() {
 
 #[test]
 fn accept_all_accepts() {
-    assert_eq!(AcceptAll.check(b"nobody@example.com"), Verdict::Accept);
+    assert_eq!(
+        AcceptAll.check(b"nobody@example.com", &mut Vec::new()),
+        Verdict::Accept
+    );
 }
 
 /// A vpopmail host: example.net is a virtual domain whose users/cdb
