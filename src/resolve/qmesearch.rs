@@ -220,8 +220,9 @@ mod tests {
 
     const JOE: u32 = 5001;
 
-    fn run(f: &mut Fake, dash: &str, ext: &str) -> (Verdict, Vec<Step>) {
-        let d = Delivery {
+    /// joe (uid 5001, gid 100), home /h/joe.
+    fn delivery(dash: &str, ext: &str) -> Delivery {
+        Delivery {
             user: b"joe".to_vec(),
             uid: JOE,
             gid: 100,
@@ -230,7 +231,11 @@ mod tests {
             ext: ext.into(),
             local: b"joe".to_vec(),
             host: b"example.com".to_vec(),
-        };
+        }
+    }
+
+    fn run(f: &mut Fake, dash: &str, ext: &str) -> (Verdict, Vec<Step>) {
+        let d = delivery(dash, ext);
         let mut steps = Vec::new();
         let v = match qmesearch(f, &d, &mut |s| steps.push(s)) {
             Search::Done(v) => v,
@@ -240,16 +245,7 @@ mod tests {
     }
 
     fn found(f: &mut Fake, dash: &str, ext: &str) -> QmailFile {
-        let d = Delivery {
-            user: b"joe".to_vec(),
-            uid: JOE,
-            gid: 100,
-            home: b"/h/joe".to_vec(),
-            dash: dash.into(),
-            ext: ext.into(),
-            local: b"joe".to_vec(),
-            host: b"example.com".to_vec(),
-        };
+        let d = delivery(dash, ext);
         match qmesearch(f, &d, &mut |_| {}) {
             Search::Found(file) => file,
             other => panic!("{other:?}"),

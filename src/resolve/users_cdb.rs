@@ -345,30 +345,20 @@ pub(crate) mod tests {
                 ext: b"exact".to_vec()
             }]
         );
-        // Longest wildcard prefix; rest appended in original case.
-        assert_eq!(
-            look(&mut u, b"joe-List-X").0.unwrap().hde(),
-            hit("/h/joe", "-", "w-List-X")
-        );
-        // "jo" ends in 'o', which is a wildchar (from "+jo"), so "!jo" is tried.
-        assert_eq!(
-            look(&mut u, b"john").0.unwrap().hde(),
-            hit("/h/jo", "-", "phn")
-        );
-        // The bare "!" is always tried.
-        assert_eq!(
-            look(&mut u, b"zed").0.unwrap().hde(),
-            hit("/h/catch", "-", "zed")
-        );
-        // Upper-case names find lower-cased keys.
-        assert_eq!(
-            look(&mut u, b"JOE").0.unwrap().hde(),
-            hit("/h/joe", "-", "exact")
-        );
-        assert_eq!(
-            look(&mut u, b"JOE-X").0.unwrap().hde(),
-            hit("/h/joe", "-", "w-X")
-        );
+        let cases: [(&[u8], Hde); 5] = [
+            // Longest wildcard prefix; rest appended in original case.
+            (b"joe-List-X", hit("/h/joe", "-", "w-List-X")),
+            // "jo" ends in 'o', a wildchar (from "+jo"): "!jo" is tried.
+            (b"john", hit("/h/jo", "-", "phn")),
+            // The bare "!" is always tried.
+            (b"zed", hit("/h/catch", "-", "zed")),
+            // Upper-case names find lower-cased keys.
+            (b"JOE", hit("/h/joe", "-", "exact")),
+            (b"JOE-X", hit("/h/joe", "-", "w-X")),
+        ];
+        for (local, want) in cases {
+            assert_eq!(look(&mut u, local).0.unwrap().hde(), want, "{local:?}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
