@@ -50,9 +50,11 @@ pub mod fastforward;
 pub mod getpw;
 pub mod qmesearch;
 pub mod rewrite;
+pub mod sqlhelper;
 mod step;
 pub mod system;
 pub mod users_cdb;
+pub mod vmysql;
 pub mod vpopmail;
 
 #[cfg(test)]

@@ -229,6 +229,9 @@ pub enum Deferral {
     /// fastforward cdb) cannot be read: the check cannot tell whether this
     /// recipient exists, and will not guess.
     CannotLook { path: Vec<u8>, errno: Option<i32> },
+    /// vpopmail's MySQL database (its settings in `conf`) could not answer:
+    /// down, slow, refusing the query, or its helper failed.
+    Database { conf: Vec<u8>, reason: String },
 }
 
 impl fmt::Display for Deferral {
@@ -289,6 +292,11 @@ impl fmt::Display for Deferral {
                 "unable to read {}: {}: cannot tell whether this recipient exists",
                 Show(path),
                 reason(*errno)
+            ),
+            Deferral::Database { conf, reason } => write!(
+                f,
+                "unable to ask vpopmail's MySQL database ({}): {reason}: cannot tell whether this recipient exists",
+                Show(conf)
             ),
         }
     }
