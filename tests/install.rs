@@ -52,7 +52,12 @@ fn install_lays_out_files_and_keeps_netqmail() {
         std::fs::read(bin.join("qmail-smtpd.netqmail")).unwrap(),
         b"\x7fELF netqmail's qmail-smtpd"
     );
-    for b in ["qmail-smtpd", "qmail-smtpd-tls", "qmail-realrcptto"] {
+    for b in [
+        "qmail-smtpd",
+        "qmail-smtpd-tls",
+        "qmail-realrcptto",
+        "qmail-vpopmail-sql",
+    ] {
         assert_eq!(mode(&bin.join(b)), 0o755, "{b}");
         assert_eq!(
             std::fs::read(bin.join(b)).unwrap(),
@@ -81,7 +86,8 @@ fn install_lays_out_files_and_keeps_netqmail() {
             "qmail-realrcptto",
             "qmail-smtpd",
             "qmail-smtpd-tls",
-            "qmail-smtpd.netqmail"
+            "qmail-smtpd.netqmail",
+            "qmail-vpopmail-sql"
         ]
     );
     let _ = std::fs::remove_dir_all(&dest);
