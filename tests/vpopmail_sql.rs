@@ -333,13 +333,47 @@ fn users_valiases_alias_domains_and_locked_accounts() {
         1,
         "one database connection for the whole session"
     );
+    // The tool shows the same steps, through the same helper.
+    let tool = |addr: &str| {
+        support::output(
+            Command::new(env!("CARGO_BIN_EXE_qmail-realrcptto"))
+                .arg(addr)
+                .env("QMAILHOME", &f.home),
+        )
+        .unwrap()
+    };
+    let conf = conf_path(&f);
+    let out = tool("joe@example.net");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "vpopmail user joe@example.net exists (vpopmail's MySQL database, {conf})"
+        )),
+        "{text}"
+    );
+    let out = tool("nobody@example.net");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(100), "{text}");
+    assert!(
+        text.contains(&format!(
+            "vdelivermail bounce-no-mailbox: no vpopmail user nobody@example.net (vpopmail's \
+             MySQL database, {conf})"
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        db.connections("vpop_main"),
+        3,
+        "one more for each run of the tool"
+    );
     // A session that touches no vpopmail domain starts no helper.
     let replies = rcpts(&server, &["x@elsewhere.example"]);
     assert_eq!(
         replies,
         ["553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"]
     );
-    assert_eq!(db.connections("vpop_main"), 1);
+    assert_eq!(db.connections("vpop_main"), 3);
 }
 
 /// vpopmail built with --disable-many-domains: the domain's own table
