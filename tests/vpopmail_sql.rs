@@ -631,9 +631,21 @@ fn helper_that_hangs() {
 /// Runs the helper with CONF and these question lines; its answers and
 /// its stderr.
 fn ask_helper(conf: &Path, questions: &str) -> (String, String) {
+    ask_helper_under(&[], conf, questions)
+}
+
+/// The same, the helper run by WRAPPER (a program and its arguments).
+fn ask_helper_under(wrapper: &[&str], conf: &Path, questions: &str) -> (String, String) {
+    let mut cmd = match wrapper.split_first() {
+        Some((prog, args)) => {
+            let mut c = Command::new(support::require_program(prog, "daemontools"));
+            c.args(args).arg(helper());
+            c
+        }
+        None => Command::new(helper()),
+    };
     let mut child = support::spawn(
-        Command::new(helper())
-            .arg(conf)
+        cmd.arg(conf)
             .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -692,6 +704,15 @@ fn helper_protocol_and_settings() {
         "stderr: {err}"
     );
     assert_eq!(err, "");
+    // Under the example run script's softlimit, meant for qmail-smtpd: the
+    // MySQL client's buffers need more address space, which the helper
+    // gives itself.
+    let (out, err) = ask_helper_under(
+        &["softlimit", "-m", "8000000"],
+        &conf,
+        "user joe example.net\n",
+    );
+    assert_eq!(out, "gid 0\n", "stderr: {err}");
 
     // The read line's password is wrong: the update line is used, and
     // the log says so.

@@ -39,8 +39,28 @@ const IO_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_QUESTION: u64 = 1024;
 /// MySQL's ER_NO_SUCH_TABLE.
 const ER_NO_SUCH_TABLE: u16 = 1146;
+/// The soft limit on address space and data the helper gives itself.
+const MEMORY_LIMIT: u64 = 32 << 20;
+
+/// The MySQL client reserves 4 MiB buffers for packets in each direction
+/// (mysql_common's MySyncFramed) and never fills them here: the helper's
+/// peak RSS is under 4 MB, but it needs about 14 MB of address space. The
+/// run script's `softlimit -m` is meant for qmail-smtpd (8000000 in the
+/// example), so the helper sets its own soft limits to [`MEMORY_LIMIT`],
+/// never beyond the hard limits, and never lowers a larger one.
+fn own_memory_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    for r in [Resource::RLIMIT_AS, Resource::RLIMIT_DATA] {
+        if let Ok((soft, hard)) = getrlimit(r) {
+            if soft < MEMORY_LIMIT {
+                let _ = setrlimit(r, MEMORY_LIMIT.min(hard), hard);
+            }
+        }
+    }
+}
 
 fn main() -> ExitCode {
+    own_memory_limit();
     logger::init(logger::parse_level(
         std::env::var("SMTPD_LOGLEVEL").ok().as_deref(),
     ));
