@@ -28,7 +28,7 @@ QMAILGROUP ?= qmail
 
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 RELEASE  = $(TARGET_DIR)/release
-BINS     = qmail-smtpd qmail-smtpd-tls qmail-realrcptto
+BINS     = qmail-smtpd qmail-smtpd-tls qmail-realrcptto qmail-vpopmail-sql
 MANPAGES = man/qmail-smtpd.8 man/qmail-realrcptto.8
 # A string only our qmail-smtpd contains (its HELP reply): tells our binary
 # from the one it replaces.

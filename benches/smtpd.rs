@@ -17,7 +17,12 @@
 //!   floor: the same client bytes through `cat` into the same sink;
 //! - RCPT check cost per recipient: a session of N recipients with the
 //!   check minus the same session with NOREALRCPTTO=1, over N; floor: what
-//!   one RCPT costs without the check (that session minus an empty one);
+//!   one RCPT costs without the check (that session minus an empty one).
+//!   Among them the `.qmail` readers: a vpopmail domain with a
+//!   1,000,000-user vpasswd.cdb, a fastforward cdb, and a vpopmail domain
+//!   in a private MariaDB server (the tests' support/mariadb.rs; skipped,
+//!   with a note, without mariadbd), per recipient and for a session's
+//!   first recipient, which starts bin/qmail-vpopmail-sql and connects;
 //! - peak RSS (GNU time's `%M`) for the 200 MiB message, a 50 MiB line
 //!   without newline and 100,000 pipelined RCPTs; floor: `cat` on the same
 //!   input;
@@ -59,7 +64,22 @@ use std::time::Instant;
 
 use nix::fcntl::OFlag;
 
+/// The tests' private MariaDB server (Debian's mariadb-server-core), for
+/// the MariaDB row; it wants these two from its parent module.
+#[path = "../tests/support/mariadb.rs"]
+#[allow(dead_code)]
+mod mariadb;
+
+fn spawn(cmd: &mut Command) -> io::Result<std::process::Child> {
+    cmd.spawn()
+}
+
+fn output(cmd: &mut Command) -> io::Result<std::process::Output> {
+    cmd.stdin(Stdio::null()).output()
+}
+
 const SMTPD: &str = env!("CARGO_BIN_EXE_qmail-smtpd");
+const VPOPMAIL_SQL: &str = env!("CARGO_BIN_EXE_qmail-vpopmail-sql");
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 const TARGET_TMPDIR: &str = env!("CARGO_TARGET_TMPDIR");
 
@@ -79,6 +99,9 @@ const SOFTLIMIT_RUNS: usize = 3;
 const TLS_RUNS: usize = 100;
 
 const USERS_CDB_ENTRIES: usize = 1_000_000;
+const VPASSWD_USERS: usize = 1_000_000;
+const FASTFORWARD_ALIASES: usize = 100_000;
+const SQL_USERS: usize = 10_000;
 const PASSWD_USERS: usize = 10_000;
 const DATA_MIB: usize = 200;
 const LINE_MIB: usize = 50;
@@ -507,6 +530,9 @@ struct Fixtures {
     big: PathBuf,
     /// Home for the passwd row (no users/cdb), with its passwd file.
     pw: Option<(PathBuf, PathBuf)>,
+    /// Home with vcdb.example (a vpopmail domain, cdb module, the
+    /// 1,000,000-user vpasswd.cdb) and ff.example (a fastforward cdb).
+    dotqmail: PathBuf,
 }
 
 fn fixtures(root: &Path, notes: &mut Vec<String>) -> Fixtures {
@@ -627,7 +653,159 @@ fn fixtures(root: &Path, notes: &mut Vec<String>) -> Fixtures {
         fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).expect("chmod");
         Some((home, file))
     };
-    Fixtures { plain, big, pw }
+    let dotqmail = dotqmail_fixture(root);
+    Fixtures {
+        plain,
+        big,
+        pw,
+        dotqmail,
+    }
+}
+
+/// A vpopmail directory (~vpopmail) with bin/vdelivermail and DOMAIN's
+/// directory, whose .qmail-default runs vdelivermail bounce-no-mailbox.
+fn vpopmail_domain(vp: &Path, domain: &str) -> PathBuf {
+    let dom = vp.join("domains").join(domain);
+    fs::create_dir_all(&dom).expect("mkdir");
+    fs::create_dir_all(vp.join("bin")).expect("mkdir");
+    fs::create_dir_all(vp.join("etc")).expect("mkdir");
+    let vdm = vp.join("bin/vdelivermail");
+    write_file(&vdm, "#!/bin/sh\nexit 111\n");
+    fs::set_permissions(&vdm, fs::Permissions::from_mode(0o755)).expect("chmod");
+    write_file(
+        &dom.join(".qmail-default"),
+        format!("| {} '' bounce-no-mailbox\n", vdm.display()),
+    );
+    dom
+}
+
+/// vcdb.example: vpopmail's cdb module, a 1,000,000-user vpasswd.cdb
+/// (vpopmail's format: key the name, data
+/// `password:uid:gid:gecos:dir:shell:clear`); ff.example: `| fastforward
+/// -d aliases.cdb` with 100,000 aliases (setforward's keys, `:address`).
+/// Built once, reused by later runs.
+fn dotqmail_fixture(root: &Path) -> PathBuf {
+    let home = root.join("dotqmail");
+    let vp = root.join("vpopmail-cdb");
+    let dom = vpopmail_domain(&vp, "vcdb.example");
+    let ff = root.join("ffhome");
+    fs::create_dir_all(&ff).expect("mkdir");
+    write_file(&ff.join(".qmail-default"), "| fastforward -d aliases.cdb\n");
+    qmail_home(
+        &home,
+        &[
+            ("rcpthosts", "vcdb.example\nff.example\n"),
+            (
+                "virtualdomains",
+                "vcdb.example:vcdb.example\nff.example:ff\n",
+            ),
+        ],
+    );
+    users_cdb(
+        &home.join("users/cdb"),
+        [
+            (
+                b"!vcdb.example-".to_vec(),
+                assign_value("vcdb.example", 89, &dom, "-", ""),
+            ),
+            (b"!ff-".to_vec(), assign_value("ff", 89, &ff, "-", "")),
+        ]
+        .into_iter(),
+        b"-",
+    );
+    let marker = dom.join(format!("vpasswd.cdb.complete-{VPASSWD_USERS}-v1"));
+    if !marker.exists() {
+        eprintln!("building a {VPASSWD_USERS}-user vpasswd.cdb and a fastforward cdb (once) ...");
+        let mut w = cdb2::CDBWriter::create(dom.join("vpasswd.cdb")).expect("create vpasswd.cdb");
+        for i in 0..VPASSWD_USERS {
+            let name = format!("user{i:07}");
+            let data = format!(
+                "$1$salt$hash:1:0:{name}:{}/{name}:NOQUOTA:secret",
+                dom.display()
+            );
+            w.add(name.as_bytes(), data.as_bytes())
+                .expect("vpasswd.cdb add");
+        }
+        w.finish().expect("vpasswd.cdb finish");
+        let mut w = cdb2::CDBWriter::create(ff.join("aliases.cdb")).expect("create aliases.cdb");
+        for i in 0..FASTFORWARD_ALIASES {
+            let key = format!(":alias{i}@ff.example");
+            w.add(key.as_bytes(), b"&root@mx.example\0")
+                .expect("aliases.cdb add");
+        }
+        w.finish().expect("aliases.cdb finish");
+        write_file(&marker, "");
+    }
+    home
+}
+
+/// sql.example at a private MariaDB server (the tests' one): vpopmail's
+/// `vpopmail` and `valias` tables (vmysql.h's layouts) with SQL_USERS
+/// users, vpopmail.mysql pointing at its socket, the built
+/// qmail-vpopmail-sql as bin/qmail-vpopmail-sql. None (and a note) when
+/// MariaDB is not installed.
+fn sql_fixture(root: &Path, notes: &mut Vec<String>) -> Option<(PathBuf, mariadb::MariaDb)> {
+    if !mariadb::installed() {
+        notes.push(
+            "mariadbd, mariadb-install-db or mariadb missing (Debian packages mariadb-server-core, \
+             mariadb-client-core): the MariaDB rows are skipped"
+                .into(),
+        );
+        return None;
+    }
+    let db = mariadb::MariaDb::start("bench");
+    let rows: Vec<String> = (0..SQL_USERS)
+        .map(|i| {
+            format!(
+                "('user{i}', 'sql.example', '$1$salt$hash', 0, 0, 'user{i}', '/d/user{i}', 'NOQUOTA', 'secret')"
+            )
+        })
+        .collect();
+    db.sql(
+        None,
+        &format!(
+            "CREATE DATABASE vpopmail;\nUSE vpopmail;\n\
+             CREATE TABLE IF NOT EXISTS vpopmail ( pw_name VARCHAR(64) not null, pw_domain VARCHAR(96) not null, \
+             pw_passwd VARCHAR(128), pw_uid int, pw_gid int, pw_gecos VARCHAR(64), pw_dir VARCHAR(160), \
+             pw_shell VARCHAR(20), pw_clear_passwd VARCHAR(128), primary key (pw_name, pw_domain ) );\n\
+             CREATE TABLE IF NOT EXISTS valias ( id int(11) PRIMARY KEY AUTO_INCREMENT, alias VARCHAR(32) NOT NULL, \
+             domain VARCHAR(96) NOT NULL, valias_line text NOT NULL, INDEX (alias, domain) );\n\
+             INSERT INTO vpopmail VALUES {};\n\
+             CREATE USER 'vpopmail'@'localhost' IDENTIFIED BY 'secret';\n\
+             GRANT SELECT ON vpopmail.* TO 'vpopmail'@'localhost';\n",
+            rows.join(",\n")
+        ),
+    );
+    let home = root.join("sqlhome");
+    let vp = root.join("vpopmail-sql");
+    let dom = vpopmail_domain(&vp, "sql.example");
+    write_file(
+        &vp.join("etc/vpopmail.mysql"),
+        format!(
+            "localhost|{}|vpopmail|secret|vpopmail\n",
+            db.socket.display()
+        ),
+    );
+    qmail_home(
+        &home,
+        &[
+            ("rcpthosts", "sql.example\n"),
+            ("virtualdomains", "sql.example:sql.example\n"),
+        ],
+    );
+    users_cdb(
+        &home.join("users/cdb"),
+        std::iter::once((
+            b"!sql.example-".to_vec(),
+            assign_value("sql.example", 89, &dom, "-", ""),
+        )),
+        b"-",
+    );
+    fs::create_dir_all(home.join("bin")).expect("mkdir");
+    let link = home.join("bin/qmail-vpopmail-sql");
+    let _ = fs::remove_file(&link);
+    std::os::unix::fs::symlink(VPOPMAIL_SQL, &link).expect("symlink the helper");
+    Some((home, db))
 }
 
 /// The wrapper that runs a program with `passwd` as /etc/passwd.
@@ -1137,6 +1315,8 @@ fn main() {
             runs: usize,
             rcpts: Box<dyn Fn(usize) -> String>,
             expect: &'static str,
+            /// Only this qmail-smtpd reads what a .qmail file says.
+            ours_only: bool,
         }
         let mut cases = vec![
             RcptCase {
@@ -1150,6 +1330,7 @@ fn main() {
                 runs: RCPT_RUNS,
                 rcpts: Box::new(|i| format!("someone{i}@virt.example")),
                 expect: "250 ok\r\n",
+                ours_only: false,
             },
             RcptCase {
                 what: "RCPT: unknown, whole -default chain (a-b-c-d-e)".into(),
@@ -1159,6 +1340,7 @@ fn main() {
                 runs: RCPT_RUNS,
                 rcpts: Box::new(|i| format!("joe-a-b-c-d-e{i}@{ME}")),
                 expect: "550 sorry, no mailbox here by that name. (#5.1.1)\r\n",
+                ours_only: false,
             },
             RcptCase {
                 what: "RCPT: rcpthosts-only remote domain".into(),
@@ -1168,6 +1350,7 @@ fn main() {
                 runs: RCPT_RUNS,
                 rcpts: Box::new(|i| format!("someone{i}@remote.example")),
                 expect: "250 ok\r\n",
+                ours_only: false,
             },
         ];
         if let Some((home, passwd)) = &fx.pw {
@@ -1184,6 +1367,7 @@ fn main() {
                     runs: 3,
                     rcpts: Box::new(|i| format!("u{:04}-list{i}@{ME}", (i % 100) * 100)),
                     expect: "250 ok\r\n",
+                    ours_only: false,
                 },
             );
         } else {
@@ -1199,12 +1383,75 @@ fn main() {
                 c: Some(("skipped".into(), "-".into())),
             });
         }
+        cases.push(RcptCase {
+            what: format!(
+                "RCPT: vpopmail cdb domain ({}k-user vpasswd.cdb)",
+                VPASSWD_USERS / 1000
+            ),
+            home: fx.dotqmail.clone(),
+            passwd: None,
+            n: 20_000,
+            runs: RCPT_RUNS,
+            rcpts: Box::new(|i| format!("user{:07}@vcdb.example", (i * 7919) % VPASSWD_USERS)),
+            expect: "250 ok\r\n",
+            ours_only: true,
+        });
+        cases.push(RcptCase {
+            what: format!(
+                "RCPT: fastforward cdb ({}k aliases)",
+                FASTFORWARD_ALIASES / 1000
+            ),
+            home: fx.dotqmail.clone(),
+            passwd: None,
+            n: 20_000,
+            runs: RCPT_RUNS,
+            rcpts: Box::new(|i| format!("alias{}@ff.example", (i * 7919) % FASTFORWARD_ALIASES)),
+            expect: "250 ok\r\n",
+            ours_only: true,
+        });
+        // Lives until the end of the section: dropping it stops the server.
+        let sql = sql_fixture(&scratch, &mut notes);
+        if let Some((home, _db)) = &sql {
+            cases.push(RcptCase {
+                what: format!(
+                    "RCPT: MariaDB vpopmail domain ({}k users)",
+                    SQL_USERS / 1000
+                ),
+                home: home.clone(),
+                passwd: None,
+                n: 2_000,
+                runs: RCPT_RUNS,
+                rcpts: Box::new(|i| format!("user{}@sql.example", (i * 7919) % SQL_USERS)),
+                expect: "250 ok\r\n",
+                ours_only: true,
+            });
+            cases.push(RcptCase {
+                what: "RCPT: the first at a MariaDB domain (helper, connect, queries)".into(),
+                home: home.clone(),
+                passwd: None,
+                n: 1,
+                runs: 31,
+                rcpts: Box::new(|_| "user1@sql.example".into()),
+                expect: "250 ok\r\n",
+                ours_only: true,
+            });
+        } else {
+            rows.push(Row {
+                what: "RCPT: MariaDB vpopmail domain".into(),
+                ours: "skipped".into(),
+                floor: "-".into(),
+                ratio: "-".into(),
+                target: "needs mariadbd".into(),
+                c: None,
+            });
+        }
         for case in &cases {
             eprintln!("{} ...", case.what);
             let input = rcpt_session((0..case.n).map(|i| (case.rcpts)(i)));
             let empty = rcpt_session(std::iter::empty());
             let mut results = Vec::new();
-            for c in &contenders {
+            let upto = if case.ours_only { 1 } else { contenders.len() };
+            for c in &contenders[..upto] {
                 let base = server(c, &case.home)
                     .env("MAXRCPT", "200000")
                     .env("MAXUNKNOWNRCPT", "0");

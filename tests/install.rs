@@ -95,7 +95,12 @@ fn install_lays_out_files_keeps_netqmail_and_uninstall_puts_it_back() {
         std::fs::read(man8.join("qmail-smtpd.8.netqmail")).unwrap(),
         NETQMAIL_MAN
     );
-    for b in ["qmail-smtpd", "qmail-smtpd-tls", "qmail-realrcptto"] {
+    for b in [
+        "qmail-smtpd",
+        "qmail-smtpd-tls",
+        "qmail-realrcptto",
+        "qmail-vpopmail-sql",
+    ] {
         assert_eq!(mode(&bin.join(b)), 0o755, "{b}");
         assert_eq!(
             std::fs::read(bin.join(b)).unwrap(),
@@ -128,7 +133,8 @@ fn install_lays_out_files_keeps_netqmail_and_uninstall_puts_it_back() {
             "qmail-realrcptto",
             "qmail-smtpd",
             "qmail-smtpd-tls",
-            "qmail-smtpd.netqmail"
+            "qmail-smtpd.netqmail",
+            "qmail-vpopmail-sql"
         ]
     );
     assert_eq!(

@@ -12,6 +12,8 @@
 //! | [`getpw`]     | qmail-getpw: system accounts and the `alias` user |
 //! | [`checkhome`] | qmail-lspawn's uid-0 refusal; qmail-local's `chdir` and `checkhome` |
 //! | [`qmesearch`] | qmail-local: which `.qmail` file would be used |
+//! | [`dotqmail`], [`fastforward`], [`vpopmail`] | what that file runs: bouncesaying, fastforward, vdelivermail |
+//! | [`vmysql`]    | vpopmail's vmysql.c: vpopmail.mysql, its queries, and the line protocol of bin/qmail-vpopmail-sql ([`sqlhelper`] starts it) |
 //!
 //! Three answers: accept (qmail delivers, or the check cannot prove it
 //! would not), unknown (qmail bounces: 550) and defer (qmail-lspawn or
@@ -52,9 +54,11 @@ pub mod fastforward;
 pub mod getpw;
 pub mod qmesearch;
 pub mod rewrite;
+pub mod sqlhelper;
 mod step;
 pub mod system;
 pub mod users_cdb;
+pub mod vmysql;
 pub mod vpopmail;
 
 #[cfg(test)]

@@ -232,6 +232,9 @@ pub enum Deferral {
     /// A program the `.qmail` file runs would exit 111 (vdelivermail with
     /// the wrong number of arguments, say).
     ProgramDefers { program: Vec<u8>, why: String },
+    /// vpopmail's MySQL database (its settings in `conf`) could not answer:
+    /// down, slow, refusing the query, or its helper failed.
+    Database { conf: Vec<u8>, reason: String },
 }
 
 impl fmt::Display for Deferral {
@@ -295,6 +298,11 @@ impl fmt::Display for Deferral {
                 "unable to read {}: {}: cannot tell whether this recipient exists",
                 Show(path),
                 reason(*errno)
+            ),
+            Deferral::Database { conf, reason } => write!(
+                f,
+                "unable to ask vpopmail's MySQL database ({}): {reason}: cannot tell whether this recipient exists",
+                Show(conf)
             ),
         }
     }

@@ -1,4 +1,5 @@
-//! The operating system's answers: getpwnam and stat.
+//! The operating system's answers: getpwnam, stat, file contents, cdb
+//! lookups, and vpopmail's MySQL database through its helper.
 //!
 //! This is the crate's one `unsafe` block: getpwnam_r called with the
 //! name's bytes. nix's `User::from_name` takes a `&str`, and qmail-getpw
@@ -14,15 +15,18 @@ use std::path::Path;
 
 use nix::libc;
 
+use super::sqlhelper::SqlHelper;
 use super::{Passwd, SqlAnswer, SqlQuestion, Stat, System};
 use crate::cdb::Cdb;
 
 /// The real user database (through NSS, as qmail-getpw's getpwnam) and
 /// file system. cdb files stay open for the session (a vpopmail domain's
-/// vpasswd.cdb, a fastforward cdb): a handful at most, bounded.
+/// vpasswd.cdb, a fastforward cdb): a handful at most, bounded. So does
+/// the MySQL helper, once a question has started it.
 #[derive(Debug, Default)]
 pub struct RealSystem {
     cdbs: Vec<(Vec<u8>, Cdb)>,
+    sql: Option<SqlHelper>,
 }
 
 /// cdb files kept open per session; the oldest is closed beyond this.
@@ -73,13 +77,15 @@ impl System for RealSystem {
         Ok((buf.len() <= max).then_some(buf))
     }
 
-    /// Not available yet in this build: the database is not asked, and
-    /// the check answers as for any database it cannot read.
-    fn vpopmail_sql(&mut self, _conf: &[u8], _q: &SqlQuestion) -> io::Result<SqlAnswer> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "vpopmail's MySQL backend is not read by this build",
-        ))
+    /// Through bin/qmail-vpopmail-sql, started on the session's first
+    /// question and kept for it (see [`SqlHelper`]). One vpopmail
+    /// installation per session is the rule; a question about another
+    /// settings file replaces the helper.
+    fn vpopmail_sql(&mut self, conf: &[u8], q: &SqlQuestion) -> io::Result<SqlAnswer> {
+        if self.sql.as_ref().is_none_or(|h| h.conf() != conf) {
+            self.sql = Some(SqlHelper::new(conf));
+        }
+        self.sql.as_mut().expect("set above").ask(q)
     }
 
     fn cdb_get(&mut self, path: &[u8], key: &[u8]) -> io::Result<Option<Vec<u8>>> {

@@ -865,7 +865,7 @@ mod vpopmail_sql {
         let mut r = Resolver::with_users_cdb(vrouting(), f, &cdb);
         for a in ["joe@example.net", "nobody@example.net"] {
             assert!(
-                matches!(v(&mut r, a), Verdict::Defer(Deferral::CannotLook { .. })),
+                matches!(v(&mut r, a), Verdict::Defer(Deferral::Database { .. })),
                 "{a}: a database that is down is never a 550"
             );
         }

@@ -40,14 +40,14 @@ const DELETE_ALL: &[u8] = b"delete";
 const BOUNCE_MAIL: u32 = 0x10;
 
 /// vpopmail's `is_username_valid`: the bytes it allows in a user name.
-fn username_valid(user: &[u8]) -> bool {
+pub fn username_valid(user: &[u8]) -> bool {
     user.iter().all(
         |&c| matches!(c, 33 | 35 | 36 | 38 | 39 | 42 | 43 | 45..=57 | 61 | 63 | 65..=90 | 94..=126),
     )
 }
 
 /// vpopmail's `is_domain_valid`.
-fn domain_valid(domain: &[u8]) -> bool {
+pub fn domain_valid(domain: &[u8]) -> bool {
     domain
         .iter()
         .all(|&c| matches!(c, 45 | 46 | 48..=57 | 65..=90 | 97..=122))
@@ -342,12 +342,21 @@ fn sql_user<S: System>(
 }
 
 /// A question the database could not answer: 451 (or accepted), except
-/// in a build without the SQL client, where the backend is not checked.
+/// where the SQL client is not installed, and the backend is not checked.
 fn sql_failed(conf: &[u8], e: &std::io::Error, options: &Options) -> Run {
     if e.kind() == std::io::ErrorKind::Unsupported {
         return Run::Delivers(format!("{e}: not checked"));
     }
-    cannot_look(conf, e, options)
+    if options.fail_accept {
+        return Run::Delivers(format!(
+            "unable to ask vpopmail's MySQL database ({}): {e} (DOTQMAILFAIL=accept)",
+            show(conf)
+        ));
+    }
+    Run::Verdict(super::Verdict::Defer(super::Deferral::Database {
+        conf: conf.to_vec(),
+        reason: e.to_string(),
+    }))
 }
 
 /// vdelivermail's process_valias: a valias row for the name, for each

@@ -38,6 +38,7 @@
 //! no child is forked while a stand-in script is being written (ETXTBSY).
 #![allow(dead_code)]
 
+pub mod mariadb;
 pub mod tcpserver;
 
 use std::collections::BTreeMap;
