@@ -25,8 +25,9 @@ pub const MAX_LINE: usize = 8192;
 /// bytes each out, and must not grow the buffer without limit.
 pub const OUTPUT_CHUNK: usize = 16 * 1024;
 
-/// Flush the queue buffer to qmail-queue beyond this many bytes.
-const QUEUE_CHUNK: usize = 32 * 1024;
+/// Flush the queue buffer to qmail-queue beyond this many bytes (the
+/// size of the read buffer: one read's worth of message per write).
+const QUEUE_CHUNK: usize = 16 * 1024;
 
 /// Everything the session learns from the configuration and the environment
 /// once, at start-up.
