@@ -9,7 +9,17 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// `home/control/name`, in one allocation (`Path::join` twice costs two
+/// and a copy, at every connection, for each of a dozen files).
+pub fn path(home: &Path, name: &str) -> PathBuf {
+    let mut path = PathBuf::with_capacity(home.as_os_str().len() + name.len() + 9);
+    path.push(home);
+    path.push("control");
+    path.push(name);
+    path
+}
 
 /// Reads a whole control file; a missing file is `None`, any other error is
 /// an error (qmail treats only ENOENT as "not configured").

@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::ffi::OsStringExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::addr::{Ipme, Rcpthosts};
 use crate::control::{self, HostSet};
@@ -56,14 +56,7 @@ fn env_ulong(env: &dyn Env, name: &str) -> Option<u64> {
 /// the qmail home its working directory) and the environment. `Err` is
 /// answered `421 unable to read controls`.
 pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Result<Loaded> {
-    // One allocation per name (Path::join twice costs two, and a copy).
-    let ctl = |name: &str| {
-        let mut path = PathBuf::with_capacity(home.as_os_str().len() + name.len() + 9);
-        path.push(home);
-        path.push("control");
-        path.push(name);
-        path
-    };
+    let ctl = |name: &str| control::path(home, name);
     let me = control::read_line(&ctl("me"))?;
     let greeting = line_or(&ctl("smtpgreeting"), me.as_ref())?.ok_or_else(|| {
         io::Error::new(
