@@ -339,7 +339,14 @@ pub fn ensure_standard_fds() {
 /// is. Log lines must never reach the client, so fd 2 is then pointed at
 /// /dev/null.
 pub fn protect_stderr() {
+    use nix::sys::socket::{SockaddrStorage, getsockname};
     use nix::sys::stat::fstat;
+    // Under tcpserver fd 2 is a pipe or a file, which getsockname tells
+    // without two fstat calls (glibc's fstat also faults in a page of libc
+    // for its "" path, at every connection).
+    if getsockname::<SockaddrStorage>(2) == Err(Errno::ENOTSOCK) {
+        return;
+    }
     let same = match (
         fstat(std::io::stdin().as_fd()),
         fstat(std::io::stderr().as_fd()),
