@@ -206,10 +206,11 @@ impl Rcpthosts {
     /// can be opened (it is opened again at first use, so a connection that
     /// never needs it never pays for more than this check).
     pub fn load(home: &std::path::Path) -> io::Result<Self> {
-        let Some(lines) = crate::control::read_list(&home.join("control/rcpthosts"))? else {
+        let Some(lines) = crate::control::read_list(&crate::control::path(home, "rcpthosts"))?
+        else {
             return Ok(Rcpthosts::default());
         };
-        let path = home.join("control/morercpthosts.cdb");
+        let path = crate::control::path(home, "morercpthosts.cdb");
         let more = match std::fs::File::open(&path) {
             Ok(_) => Some(MoreRcpthosts { path, cdb: None }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,

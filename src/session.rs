@@ -26,8 +26,9 @@ pub const MAX_LINE: usize = 8192;
 /// bytes each out, and must not grow the buffer without limit.
 pub const OUTPUT_CHUNK: usize = 16 * 1024;
 
-/// Flush the queue buffer to qmail-queue beyond this many bytes.
-const QUEUE_CHUNK: usize = 32 * 1024;
+/// Flush the queue buffer to qmail-queue beyond this many bytes (the
+/// size of the read buffer: one read's worth of message per write).
+const QUEUE_CHUNK: usize = 16 * 1024;
 
 /// Everything the session learns from the configuration and the environment
 /// once, at start-up.
@@ -160,10 +161,10 @@ impl<'a> Session<'a> {
             rcpt_check,
             phase: Phase::Commands,
             out: Vec::with_capacity(1024),
-            // Allocated once, up front: a session that has started never
-            // needs more memory for a message, whatever its size (this
-            // matters under softlimit).
-            queue: Vec::with_capacity(QUEUE_CHUNK + 2 * 1024),
+            // Allocated at the first DATA (most connections never send
+            // one), once: after that no message needs more memory, whatever
+            // its size.
+            queue: Vec::new(),
             line: Vec::new(),
             overlong: false,
             fake_helo: None,
@@ -559,6 +560,7 @@ impl<'a> Session<'a> {
         };
         self.out.extend_from_slice(reply::GO_AHEAD);
         self.queue.clear();
+        self.queue.reserve_exact(QUEUE_CHUNK + 2 * 1024);
         let origin = Origin {
             remote_host: &self.setup.remote_host,
             helo: self.fake_helo.as_deref(),

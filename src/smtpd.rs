@@ -57,7 +57,7 @@ fn env_ulong(env: &dyn Env, name: &str) -> Option<u64> {
 /// the qmail home its working directory) and the environment. `Err` is
 /// answered `421 unable to read controls`.
 pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Result<Loaded> {
-    let ctl = |name: &str| home.join("control").join(name);
+    let ctl = |name: &str| control::path(home, name);
     let me = control::read_line(&ctl("me"))?;
     let greeting = line_or(&ctl("smtpgreeting"), me.as_ref())?.ok_or_else(|| {
         io::Error::new(
