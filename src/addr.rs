@@ -27,6 +27,10 @@ pub fn parse(
     localiphost: Option<&[u8]>,
     ipme: &mut dyn Ipme,
 ) -> io::Result<Option<Vec<u8>>> {
+    // qmail's addrparse reads a C string: it ends at the first NUL. (The
+    // command reader already ends a line there; this keeps a NUL out of
+    // the envelope, where it separates recipients, whoever calls.)
+    let arg = &arg[..memchr::memchr(0, arg).unwrap_or(arg.len())];
     let (mut rest, terminator) = match arg.iter().position(|&b| b == b'<') {
         Some(lt) => (&arg[lt + 1..], b'>'),
         None => {
@@ -276,6 +280,20 @@ mod tests {
         fn is_me(&mut self, ip: [u8; 4]) -> io::Result<bool> {
             Ok(self.0.contains(&ip))
         }
+    }
+
+    /// Found by the addr fuzz target: a NUL inside the brackets reached the
+    /// parsed address (and so could have split an envelope entry).
+    #[test]
+    fn the_argument_ends_at_a_nul_as_a_c_string_does() {
+        // As qmail: without its '>' the address runs to the end of the
+        // string, here the NUL.
+        assert_eq!(p("<@r1,@r2:u@x.examp\0e>").as_deref(), Some("u@x.examp"));
+        assert_eq!(
+            p("<u@x.example>\0<v@y.example>").as_deref(),
+            Some("u@x.example")
+        );
+        assert_eq!(p(":u@x.example\0junk").as_deref(), Some("u@x.example"));
     }
 
     fn p(arg: &str) -> Option<String> {
