@@ -1946,7 +1946,7 @@ fn main() {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!();
     println!(
-        "qmail-smtpd benchmark ({uname}, {cpus} CPUs; medians: connection {CONNECT_RUNS} runs, message {MESSAGE_RUNS}, DATA {DATA_RUNS}, RCPT {RCPT_RUNS}, RSS {RSS_RUNS}):"
+        "qmail-smtpd benchmark ({uname}, {cpus} CPUs; medians: connection {CONNECT_RUNS} runs, message {MESSAGE_RUNS}, DATA and its peak RSS {DATA_RUNS}, RCPT {RCPT_RUNS}, other RSS {RSS_RUNS}, softlimit {SOFTLIMIT_RUNS}; instructions: one callgrind run each):"
     );
     println!();
     print_table(&rows, with_c);
