@@ -37,16 +37,6 @@ const OK: &str = "250 ok";
 const NO: &str = "550 sorry, no mailbox here by that name. (#5.1.1)";
 const DEFER: &str = "451 sorry, that mailbox is temporarily unavailable (#4.2.1)";
 
-fn mkdir(p: &Path) {
-    std::fs::create_dir_all(p).unwrap();
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-fn write(p: &Path, text: &str, mode: u32) {
-    std::fs::write(p, text).unwrap();
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
 /// A vpasswd.cdb as vpopmail's make_vpasswd_cdb writes it: key the user
 /// name, data `password:uid:gid:gecos:dir:shell:clear`.
 fn vpasswd_cdb(path: &Path, users: &[(&str, u32)]) {
@@ -76,7 +66,7 @@ fn fixture(name: &str) -> Fixture {
         ],
     );
     let h = &f.home;
-    mkdir(h);
+    support::mkdir_755(h);
     let vp = h.join("vpopmail");
     let dom = vp.join("domains/example.net");
     let catch = vp.join("domains/catch.net");
@@ -88,30 +78,30 @@ fn fixture(name: &str) -> Fixture {
         &h.join("gone"),
         &h.join("bin"),
     ] {
-        mkdir(d);
+        support::mkdir_755(d);
     }
-    write(&vp.join("bin/vdelivermail"), "#!/bin/sh\nexit 111\n", 0o755);
-    write(&h.join("bin/bouncesaying"), "#!/bin/sh\nexit 100\n", 0o755);
+    support::write_mode(&vp.join("bin/vdelivermail"), "#!/bin/sh\nexit 111\n", 0o755);
+    support::write_mode(&h.join("bin/bouncesaying"), "#!/bin/sh\nexit 100\n", 0o755);
     let vdm = vp.join("bin/vdelivermail");
-    write(
+    support::write_mode(
         &dom.join(".qmail-default"),
         &format!("| {} '' bounce-no-mailbox\n", vdm.display()),
         0o644,
     );
-    write(&dom.join(".qmail-sales"), "&joe@example.net\n", 0o644);
+    support::write_mode(&dom.join(".qmail-sales"), "&joe@example.net\n", 0o644);
     vpasswd_cdb(&dom.join("vpasswd.cdb"), &[("joe", 0), ("locked", 0x10)]);
-    write(
+    support::write_mode(
         &catch.join(".qmail-default"),
         &format!("| {} '' postmaster@catch.net\n", vdm.display()),
         0o644,
     );
     let ff = h.join("ff");
-    write(
+    support::write_mode(
         &ff.join(".qmail-default"),
         &format!("| fastforward -d {}/aliases.cdb\n", ff.display()),
         0o644,
     );
-    write(
+    support::write_mode(
         &h.join("gone/.qmail-default"),
         "|bouncesaying 'This domain is gone.'\n",
         0o644,
@@ -180,19 +170,6 @@ fn session(server: &TcpServer, rcpts: &[&str]) -> Vec<String> {
     server.converse(&refs)
 }
 
-/// The realrcptto lines of the log, PID masked.
-fn check_lines(log: &str) -> Vec<String> {
-    log.lines()
-        .filter(|l| l.starts_with("realrcptto"))
-        .map(|l| {
-            let mut f: Vec<&str> = l.splitn(3, ' ').collect();
-            assert!(f[1].parse::<u32>().is_ok(), "{l}");
-            f[1] = "PID";
-            f.join(" ")
-        })
-        .collect()
-}
-
 #[test]
 fn vpopmail_fastforward_and_bouncesaying_domains() {
     let f = fixture("catchall");
@@ -219,7 +196,7 @@ fn vpopmail_fastforward_and_bouncesaying_domains() {
     want.push("221 mx.example".into());
     assert_eq!(replies, want, "log:\n{}", server.log_text());
     assert_eq!(
-        check_lines(&server.log_text()),
+        support::realrcptto_lines(&server.log_text()),
         [
             "realrcptto PID 127.0.0.1 nobody@example.net",
             "realrcptto PID 127.0.0.1 locked@example.net",
@@ -258,7 +235,7 @@ fn a_user_database_the_server_cannot_read() {
         cdb.display()
     );
     assert!(
-        check_lines(&server.log_text()).contains(&want),
+        support::realrcptto_lines(&server.log_text()).contains(&want),
         "{want}\nlog:\n{}",
         server.log_text()
     );

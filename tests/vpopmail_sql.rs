@@ -25,7 +25,6 @@ mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -126,16 +125,6 @@ fn load(db: &MariaDb, database: &str, user: &str, tables: Tables) {
     );
 }
 
-fn mkdir(p: &Path) {
-    std::fs::create_dir_all(p).unwrap();
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-fn write(p: &Path, text: &str, mode: u32) {
-    std::fs::write(p, text).unwrap();
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
 /// The built helper.
 fn helper() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_qmail-vpopmail-sql"))
@@ -157,14 +146,14 @@ fn fixture(name: &str, settings: &str, config_h: Option<&str>) -> Fixture {
         ],
     );
     let h = &f.home;
-    mkdir(h);
+    support::mkdir_755(h);
     let vp = h.join("vpopmail");
     let dom = vp.join("domains/example.net");
     for d in [&vp.join("bin"), &vp.join("etc"), &dom, &h.join("bin")] {
-        mkdir(d);
+        support::mkdir_755(d);
     }
-    write(&vp.join("bin/vdelivermail"), "#!/bin/sh\nexit 111\n", 0o755);
-    write(
+    support::write_mode(&vp.join("bin/vdelivermail"), "#!/bin/sh\nexit 111\n", 0o755);
+    support::write_mode(
         &dom.join(".qmail-default"),
         &format!(
             "| {} '' bounce-no-mailbox\n",
@@ -174,10 +163,10 @@ fn fixture(name: &str, settings: &str, config_h: Option<&str>) -> Fixture {
     );
     // Readable by nobody here; on a real system 0600 vpopmail, and the
     // server runs as vpopmail (qmail-smtpd(8)).
-    write(&vp.join("etc/vpopmail.mysql"), settings, 0o644);
+    support::write_mode(&vp.join("etc/vpopmail.mysql"), settings, 0o644);
     if let Some(text) = config_h {
-        mkdir(&vp.join("include"));
-        write(&vp.join("include/vpopmail_config.h"), text, 0o644);
+        support::mkdir_755(&vp.join("include"));
+        support::write_mode(&vp.join("include/vpopmail_config.h"), text, 0o644);
     }
     std::os::unix::fs::symlink(helper(), h.join("bin/qmail-vpopmail-sql")).unwrap();
     std::fs::create_dir_all(h.join("users")).unwrap();
@@ -211,19 +200,6 @@ fn conf_path(f: &Fixture) -> String {
         .join("vpopmail/etc/vpopmail.mysql")
         .display()
         .to_string()
-}
-
-/// The realrcptto lines of the log, PID masked.
-fn check_lines(log: &str) -> Vec<String> {
-    log.lines()
-        .filter(|l| l.starts_with("realrcptto"))
-        .map(|l| {
-            let mut f: Vec<&str> = l.splitn(3, ' ').collect();
-            assert!(f[1].parse::<u32>().is_ok(), "{l}");
-            f[1] = "PID";
-            f.join(" ")
-        })
-        .collect()
 }
 
 /// The deferral log line for ADDR when the database could not answer.
@@ -319,7 +295,7 @@ fn users_valiases_alias_domains_and_locked_accounts() {
         ],
     );
     assert_eq!(
-        check_lines(&server.log_text()),
+        support::realrcptto_lines(&server.log_text()),
         [
             "realrcptto PID 127.0.0.1 nobody@example.net",
             "realrcptto PID 127.0.0.1 locked@example.net",
@@ -400,7 +376,7 @@ fn per_domain_tables_and_no_valias_table() {
         ],
     );
     assert_eq!(
-        check_lines(&server.log_text()),
+        support::realrcptto_lines(&server.log_text()),
         [
             "realrcptto PID 127.0.0.1 sales@example.net",
             "realrcptto PID 127.0.0.1 nobody@example.net",
@@ -463,7 +439,7 @@ fn database_stopped_mid_session() {
         db.socket.display()
     );
     assert_eq!(
-        check_lines(&server.log_text()),
+        support::realrcptto_lines(&server.log_text()),
         [
             "realrcptto PID 127.0.0.1 nobody@example.net".to_string(),
             deferred(&f, "joe@example.net", &why),
@@ -482,7 +458,10 @@ fn database_stopped_mid_session() {
         "log:\n{}",
         server.log_text()
     );
-    assert_eq!(check_lines(&server.log_text()), Vec::<String>::new());
+    assert_eq!(
+        support::realrcptto_lines(&server.log_text()),
+        Vec::<String>::new()
+    );
 }
 
 /// A server that stops answering (SIGSTOP): 451 within the helper's
@@ -527,7 +506,7 @@ fn slow_database() {
         db.socket.display()
     );
     assert_eq!(
-        check_lines(&server.log_text()),
+        support::realrcptto_lines(&server.log_text()),
         [
             deferred(&f, "nobody@example.net", &why),
             deferred(&f, "joe@example.net", &why),
@@ -552,7 +531,7 @@ fn slow_database() {
         db.socket.display()
     );
     assert_eq!(
-        check_lines(&server.log_text()).last(),
+        support::realrcptto_lines(&server.log_text()).last(),
         Some(&deferred(&f, "joe@example.net", &why)),
         "log:\n{}",
         server.log_text()
@@ -566,7 +545,7 @@ fn fake_helper(f: &Fixture, script: Option<&str>) {
     let _guard = support::exclusive();
     let _ = std::fs::remove_file(&path);
     if let Some(script) = script {
-        write(&path, script, 0o755);
+        support::write_mode(&path, script, 0o755);
     }
 }
 
@@ -595,7 +574,7 @@ fn helper_missing_dying_or_talking_nonsense() {
     assert_eq!(rcpts(&server, &["nobody@example.net"]), [DEFER]);
     let why = "qmail-vpopmail-sql exited without answering";
     assert_eq!(
-        check_lines(&server.log_text()),
+        support::realrcptto_lines(&server.log_text()),
         [
             deferred(&f, "nobody@example.net", why),
             deferred(&f, "joe@example.net", why),
@@ -633,7 +612,7 @@ fn helper_that_hangs() {
     );
     let why = "no answer from qmail-vpopmail-sql within 12 seconds";
     assert_eq!(
-        check_lines(&server.log_text()),
+        support::realrcptto_lines(&server.log_text()),
         [
             deferred(&f, "nobody@example.net", why),
             deferred(&f, "joe@example.net", why),

@@ -120,6 +120,32 @@ pub fn ex_bounces(qmail_home: &Path) {
     w.finish().unwrap();
 }
 
+/// A directory (and its parents) with mode 0755.
+pub fn mkdir_755(p: &Path) {
+    std::fs::create_dir_all(p).unwrap();
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A file with these contents and this mode.
+pub fn write_mode(p: &Path, text: &str, mode: u32) {
+    std::fs::write(p, text).unwrap();
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The `realrcptto` and `realrcptto-deferred` lines of a log, their PID
+/// field checked to be a number and masked as `PID`.
+pub fn realrcptto_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.starts_with("realrcptto"))
+        .map(|l| {
+            let mut f: Vec<&str> = l.splitn(3, ' ').collect();
+            assert!(f[1].parse::<u32>().is_ok(), "{l}");
+            f[1] = "PID";
+            f.join(" ")
+        })
+        .collect()
+}
+
 /// Single-quotes `s` for /bin/sh.
 fn sh_quote(s: &[u8]) -> String {
     let mut q = String::from("'");
