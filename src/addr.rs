@@ -2,8 +2,8 @@
 //! badmailfrom, and rcpthosts/morercpthosts.cdb.
 
 use std::io;
-use std::path::PathBuf;
 
+use crate::cdb::Lookup;
 use crate::control::HostSet;
 
 /// Addresses of this many bytes or more are a syntax error (qmail's limit).
@@ -197,33 +197,14 @@ pub struct Rcpthosts {
     /// `None`: control/rcpthosts does not exist, every domain is accepted.
     hosts: Option<HostSet>,
     /// control/morercpthosts.cdb, consulted only when rcpthosts exists.
-    more: Option<MoreRcpthosts>,
-}
-
-struct MoreRcpthosts {
-    path: PathBuf,
-    cdb: Option<crate::cdb::Cdb>,
+    more: Option<Box<dyn Lookup>>,
 }
 
 impl Rcpthosts {
-    /// Loads control/rcpthosts, and notes control/morercpthosts.cdb when it
-    /// can be opened (it is opened again at first use, so a connection that
-    /// never needs it never pays for more than this check).
-    pub fn load(home: &std::path::Path) -> io::Result<Self> {
-        let Some(lines) = crate::control::read_list(&crate::control::path(home, "rcpthosts"))?
-        else {
-            return Ok(Rcpthosts::default());
-        };
-        let path = crate::control::path(home, "morercpthosts.cdb");
-        let more = match std::fs::File::open(&path) {
-            Ok(_) => Some(MoreRcpthosts { path, cdb: None }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(crate::control::naming(&path, e)),
-        };
-        Ok(Rcpthosts {
-            hosts: Some(HostSet::new(lines)),
-            more,
-        })
+    /// control/rcpthosts (`None` when the file does not exist) and, if
+    /// there is one, control/morercpthosts.cdb.
+    pub fn new(hosts: Option<HostSet>, more: Option<Box<dyn Lookup>>) -> Self {
+        Rcpthosts { hosts, more }
     }
 
     /// A list given directly (tests, tools).
@@ -233,7 +214,7 @@ impl Rcpthosts {
 
     /// May we accept mail for this recipient? An address without `@` always
     /// passes (qmail-send will append envnoathost). `Err` is a cdb read
-    /// failure, answered 421 like any control-file failure.
+    /// failure, naming the file: answered 421 like any control-file failure.
     pub fn allowed(&mut self, addr: &[u8]) -> io::Result<bool> {
         let Some(hosts) = &self.hosts else {
             return Ok(true);
@@ -251,18 +232,8 @@ impl Rcpthosts {
             return Ok(true);
         }
         if let Some(more) = &mut self.more {
-            // The caller answers 421 unable to read controls: say why here.
-            let trouble = |e: io::Error| {
-                let e = crate::control::naming(&more.path, e);
-                log::warn!("unable to read controls: {e}");
-                e
-            };
-            if more.cdb.is_none() {
-                more.cdb = Some(crate::cdb::Cdb::open(&more.path).map_err(trouble)?);
-            }
-            let cdb = more.cdb.as_ref().expect("just opened");
             for s in suffixes() {
-                if cdb.get(s).map_err(trouble)?.is_some() {
+                if more.get(s)?.is_some() {
                     return Ok(true);
                 }
             }

@@ -11,10 +11,53 @@
 //! key, data), hash tables of (hash, record position) slots, all numbers
 //! 32-bit little-endian.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A cdb as the session consults it (control/morercpthosts.cdb and the
+/// validrcptto files): a trait, so that the session never opens a file and
+/// tests can hand it a map.
+pub trait Lookup {
+    /// The data of the first record with this key; `Ok(None)` when there is
+    /// none. `Err` says which file could not be read, and why.
+    fn get(&mut self, key: &[u8]) -> io::Result<Option<Vec<u8>>>;
+}
+
+/// A cdb file opened at its first lookup, then kept open for the session:
+/// a connection that never needs it never pays for more than the existence
+/// check made at start-up.
+#[derive(Debug)]
+pub struct LazyFile {
+    path: PathBuf,
+    cdb: Option<Cdb>,
+}
+
+impl LazyFile {
+    pub fn new(path: PathBuf) -> LazyFile {
+        LazyFile { path, cdb: None }
+    }
+}
+
+impl Lookup for LazyFile {
+    fn get(&mut self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        let naming = |e| crate::control::naming(&self.path, e);
+        if self.cdb.is_none() {
+            self.cdb = Some(Cdb::open(&self.path).map_err(naming)?);
+        }
+        let cdb = self.cdb.as_ref().expect("just opened");
+        cdb.get(key).map_err(naming)
+    }
+}
+
+/// A map standing in for a cdb (tests, fuzzing).
+impl Lookup for BTreeMap<Vec<u8>, Vec<u8>> {
+    fn get(&mut self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        Ok(BTreeMap::get(self, key).cloned())
+    }
+}
 
 /// An open cdb file.
 #[derive(Debug)]

@@ -443,7 +443,10 @@ impl<'a> Session<'a> {
                     self.log_rcpt(&addr, "refused: domain not in rcpthosts");
                     return None;
                 }
-                Err(_) => return Some(self.die(reply::CONTROLS)),
+                Err(e) => {
+                    self.log(log::Level::Warn, || format!("unable to read controls: {e}"));
+                    return Some(self.die(reply::CONTROLS));
+                }
             }
         }
         if self.rcpt_count >= self.setup.max_rcpt {

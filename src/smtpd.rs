@@ -72,7 +72,7 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         Some(_) => 1,
         None => 1200,
     };
-    let rcpthosts = Rcpthosts::load(home)?;
+    let rcpthosts = rcpthosts(home)?;
     let badmailfrom = HostSet::new(control::read_list(&ctl("badmailfrom"))?.unwrap_or_default());
     let mut databytes = control::read_ulong(&ctl("databytes"))?.unwrap_or(0);
     if let Some(d) = env_ulong(env, "DATABYTES") {
@@ -146,6 +146,23 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         queue_program,
         me,
     })
+}
+
+/// control/rcpthosts, and control/morercpthosts.cdb when it can be opened
+/// (opened again at first use: a connection that never needs it pays for
+/// no more than this check). Without rcpthosts, morercpthosts.cdb is not
+/// consulted, as in qmail.
+fn rcpthosts(home: &Path) -> io::Result<Rcpthosts> {
+    let Some(lines) = control::read_list(&control::path(home, "rcpthosts"))? else {
+        return Ok(Rcpthosts::default());
+    };
+    let path = control::path(home, "morercpthosts.cdb");
+    let more: Option<Box<dyn crate::cdb::Lookup>> = match std::fs::File::open(&path) {
+        Ok(_) => Some(Box::new(crate::cdb::LazyFile::new(path))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(control::naming(&path, e)),
+    };
+    Ok(Rcpthosts::new(Some(HostSet::new(lines)), more))
 }
 
 /// qmail runs $QMAILQUEUE with execv, which never searches $PATH: a name
