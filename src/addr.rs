@@ -5,17 +5,10 @@ use std::io;
 
 use crate::cdb::Lookup;
 use crate::control::HostSet;
+use crate::ipme::Ipme;
 
 /// Addresses of this many bytes or more are a syntax error (qmail's limit).
 pub const MAX_ADDR: usize = 900;
-
-/// The host facts address parsing needs: whether an IPv4 literal names one of
-/// this host's interfaces (control/localiphost). Behind a trait so the
-/// session stays free of system calls.
-pub trait Ipme {
-    /// `Err` when the interface list cannot be read (421).
-    fn is_me(&mut self, ip: [u8; 4]) -> io::Result<bool>;
-}
 
 /// Parses the argument of MAIL or RCPT as qmail's `addrparse` does. Returns
 /// `None` for a syntax error.

@@ -3,8 +3,22 @@
 //! check).
 //!
 //! The SMTP session is a sans-IO state machine ([`session::Session`]): it is
-//! fed bytes and answers with replies and effects. The only code that touches
-//! file descriptors is in [`io`] and [`queue`].
+//! fed the client's bytes, the time and the answers of traits for every
+//! outside fact (the recipient check's [`resolve::System`], [`ipme::Ipme`],
+//! [`cdb::Lookup`] for morercpthosts.cdb), and emits replies, log records
+//! and [`session::Action`]s. [`driver::run`] is the one loop that carries
+//! the actions out, through three edges: the client ([`driver::Transport`]),
+//! qmail-queue ([`driver::QmailQueue`]) and the rest ([`driver::Host`]).
+//! Production runs it over [`io`] and [`queue`]; tests and fuzzing over
+//! the in-memory edges of [`fake`].
+//!
+//! Where the system is touched: start-up ([`server`], [`setup`],
+//! [`control`]), the client's fds, clock and stderr ([`io`], [`logger`]),
+//! qmail-queue ([`queue`]), the STARTTLS exec ([`starttls`]), interface
+//! addresses ([`ipme`]), cdb files ([`cdb`]), and for the recipient check
+//! [`resolve::system`] (passwd, stat, files, the MySQL helper). Nothing in
+//! [`session`], [`data`], [`command`], [`addr`], [`received`] or the rest
+//! of [`resolve`] opens a file, reads the clock or makes a system call.
 //!
 //! No `unsafe` code except the global allocator in [`oom`], which answers
 //! 421 when memory runs out (an allocator cannot be written without it),
@@ -17,7 +31,11 @@ pub mod cdb;
 pub mod command;
 pub mod control;
 pub mod data;
+pub mod driver;
+#[doc(hidden)]
+pub mod fake;
 pub mod io;
+pub mod ipme;
 pub mod logger;
 pub mod oom;
 pub mod queue;
@@ -26,4 +44,5 @@ pub mod reply;
 pub mod resolve;
 pub mod server;
 pub mod session;
-pub mod smtpd;
+pub mod setup;
+pub mod starttls;

@@ -8,8 +8,9 @@
 //! SIGPIPE ignored, SIGCHLD at its default, and fds 0-2 guaranteed open.
 #![no_main]
 
-use qmail_smtpd::smtpd::Env;
-use qmail_smtpd::{io, oom, server, session::Session};
+use qmail_smtpd::queue::Program;
+use qmail_smtpd::setup::Env;
+use qmail_smtpd::{driver, io, oom, server, session::Session, starttls};
 
 /// An allocation failure answers `421 out of memory (#4.3.0)` and exits 1
 /// instead of aborting (see oom.rs).
@@ -48,20 +49,24 @@ fn set_signals() {
 struct Plain;
 
 impl server::Front for Plain {
-    fn started(&mut self, env: &dyn Env) {
+    fn started(&mut self, env: &dyn Env) -> Result<(), server::Fatal> {
         if env.get("SMTPS").is_some_and(|v| !v.is_empty()) {
-            let e = io::exec_tls(false, None);
-            log::warn!("unable to exec {}: {e}", io::TLS_PROGRAM);
-            std::process::exit(1);
+            // An SMTPS client expects a TLS handshake: no plain reply.
+            return Err(server::Fatal::silent(starttls::exec(false, None)));
         }
+        Ok(())
     }
     fn run(
         &mut self,
         session: &mut Session,
         client: &io::Client,
-        queue_program: &qmail_smtpd::queue::Program,
-    ) -> i32 {
-        io::run(session, client, queue_program)
+        queue: &mut Program,
+    ) -> Result<i32, server::Fatal> {
+        let mut host = io::SystemHost {
+            start_tls: |helo| starttls::exec(true, helo),
+        };
+        session.greet();
+        Ok(driver::run(session, &mut &*client, queue, &mut host))
     }
 }
 

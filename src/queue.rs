@@ -27,8 +27,6 @@ pub enum Outcome {
     Exited(i32),
     /// Killed by a signal.
     Crashed,
-    /// It could not be executed at all (qmail's child exits 120 then).
-    ExecFailed,
     /// waitpid failed, so how it ended is unknown.
     WaitFailed,
     /// It made no progress for timeoutsmtpd seconds and was killed.
@@ -53,7 +51,6 @@ pub fn classify(outcome: &Outcome, write_error: bool, custom: Option<&[u8]>) -> 
         Outcome::Crashed => return T(b"qq crashed (#4.3.0)".to_vec()),
         Outcome::WaitFailed => return T(crate::reply::QQ_WAITPID.to_vec()),
         Outcome::TimedOut => return T(crate::reply::QQ_TIMEOUT.to_vec()),
-        Outcome::ExecFailed => 120,
         Outcome::Exited(c) => *c,
     };
     let text: &[u8] = match code {
@@ -104,6 +101,29 @@ fn custom_reply(raw: &[u8]) -> Option<Verdict> {
     })
 }
 
+/// How a qmail-queue run ended, as the session is told it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub outcome: Outcome,
+    /// A byte of the message or envelope could not be written (qmail's
+    /// `flagerr`): even exit 0 is then a read error.
+    pub write_error: bool,
+    /// What the program wrote on fd 6, when it exited 82.
+    pub custom: Option<Vec<u8>>,
+}
+
+impl Finished {
+    /// The program could not be executed: qmail's child exits 120 then,
+    /// and nothing was written.
+    pub fn exec_failed() -> Finished {
+        Finished {
+            outcome: Outcome::Exited(120),
+            write_error: true,
+            custom: None,
+        }
+    }
+}
+
 /// Most bytes read from fd 6, as the custom-error patch reads.
 const CUSTOM_MAX: usize = 255;
 
@@ -137,7 +157,8 @@ pub struct Queue {
     pub write_error: bool,
 }
 
-/// Why qmail-queue could not be started.
+/// Why qmail-queue could not be started. Each error names what failed.
+#[derive(Debug)]
 pub enum StartError {
     /// pipe or fork failed: `451 qqt failure`.
     System(io::Error),
@@ -202,7 +223,10 @@ impl Queue {
                 ended: None,
                 write_error: false,
             }),
-            Err(e) if is_exec_errno(e as i32) => Err(StartError::Exec(e.into())),
+            Err(e) if is_exec_errno(e as i32) => Err(StartError::Exec(io::Error::new(
+                io::Error::from(e).kind(),
+                format!("{}: {}", program.path.to_string_lossy(), io::Error::from(e)),
+            ))),
             Err(e) => Err(StartError::System(e.into())),
         }
     }
@@ -237,10 +261,7 @@ impl Queue {
     /// `None`: the message is being refused and qmail-queue must see a
     /// broken envelope and give up), and waits for the program to end:
     /// for at most timeoutsmtpd seconds, then it is killed.
-    pub fn finish(
-        mut self,
-        envelope: Option<&[u8]>,
-    ) -> io::Result<(Outcome, bool, Option<Vec<u8>>)> {
+    pub fn finish(mut self, envelope: Option<&[u8]>) -> Finished {
         drop(self.message.take());
         let env = self.envelope.take().expect("envelope pipe");
         match envelope {
@@ -250,7 +271,11 @@ impl Queue {
                 Err(Stall::TimedOut) => {
                     drop(env);
                     self.kill_stalled("taking the envelope");
-                    return Ok((Outcome::TimedOut, true, None));
+                    return Finished {
+                        outcome: Outcome::TimedOut,
+                        write_error: true,
+                        custom: None,
+                    };
                 }
             },
             _ => self.write_error = true,
@@ -259,7 +284,13 @@ impl Queue {
         drop(env);
         let outcome = match self.ended.take() {
             Some(o) => o,
-            None => self.wait(Instant::now() + self.timeout)?,
+            None => match self.wait(Instant::now() + self.timeout) {
+                Ok(o) => o,
+                Err(e) => {
+                    log::warn!("unable to wait for qmail-queue: {e}");
+                    Outcome::WaitFailed
+                }
+            },
         };
         let custom = if outcome == Outcome::Exited(82) {
             self.read_custom();
@@ -267,7 +298,11 @@ impl Queue {
         } else {
             None
         };
-        Ok((outcome, self.write_error, custom))
+        Finished {
+            write_error: self.write_error || outcome == Outcome::WaitFailed,
+            outcome,
+            custom,
+        }
     }
 
     /// Waits until the program ends, or `deadline`, when it is killed.
@@ -360,6 +395,24 @@ impl Queue {
         }
         self.errors = None;
         true
+    }
+}
+
+impl crate::driver::QmailQueue for Program {
+    fn start(&mut self) -> Result<Box<dyn crate::driver::QueueRun>, StartError> {
+        Ok(Box::new(Queue::start(self)?))
+    }
+}
+
+impl crate::driver::QueueRun for Queue {
+    fn pid(&self) -> u32 {
+        Queue::pid(self)
+    }
+    fn write_message(&mut self, bytes: &[u8]) {
+        Queue::write_message(self, bytes)
+    }
+    fn finish(self: Box<Self>, envelope: Option<&[u8]>) -> Finished {
+        Queue::finish(*self, envelope)
     }
 }
 

@@ -1,20 +1,28 @@
-//! Start-up shared by qmail-smtpd and qmail-smtpd-tls: log level, chdir
-//! to the qmail home, controls, the recipient check, then the session,
-//! which each binary runs over its own transport ([`Front`]).
+//! Start-up shared by qmail-smtpd and qmail-smtpd-tls, in one place: log
+//! level, chdir to the qmail home, controls and environment ([`setup`]),
+//! the recipient check, then the session, which each binary runs over its
+//! own transport ([`Front`]).
+//!
+//! Every way start-up can fail is a [`Fatal`], and there is one exit path
+//! for it ([`serve`]): logged once, answered with its reply, exit 1.
 
+use std::fmt;
 use std::io::Write;
 
 use crate::io::Client;
+use crate::ipme::SystemIpme;
 use crate::queue::Program;
-use crate::resolve::{AcceptAll, Options, RcptCheck, Resolver, Routing, system::RealSystem};
+use crate::resolve::{AcceptAll, RcptCheck, Resolver, Routing, system::RealSystem};
 use crate::session::{Session, Setup};
-use crate::smtpd::{self, Env, Peer, ProcessEnv, SystemIpme};
+use crate::setup::{self, Env, Peer, ProcessEnv};
 use crate::{io, logger, reply};
 
 /// What differs between the two binaries.
 pub trait Front {
     /// In the qmail home, before the controls are read.
-    fn started(&mut self, _env: &dyn Env) {}
+    fn started(&mut self, _env: &dyn Env) -> Result<(), Fatal> {
+        Ok(())
+    }
     /// Adjusts the set-up before the session is built.
     fn setup(&mut self, _setup: &mut Setup) {}
     /// Whether this process logs `connection from ...`: once per
@@ -23,17 +31,63 @@ pub trait Front {
         true
     }
     /// Runs the session over the client; returns the exit status.
-    fn run(&mut self, session: &mut Session, client: &Client, queue_program: &Program) -> i32;
+    fn run(
+        &mut self,
+        session: &mut Session,
+        client: &Client,
+        queue: &mut Program,
+    ) -> Result<i32, Fatal>;
 }
 
-/// The reply for a fatal start-up problem, then exit 1.
-pub fn die(text: &[u8]) -> ! {
-    let _ = std::io::stdout().write_all(text);
-    std::process::exit(1)
+/// Why a session cannot start (or go on): what is logged, and the reply
+/// the client gets, if any (none when it expects TLS and would not read
+/// plain text).
+#[derive(Debug)]
+pub struct Fatal {
+    reply: &'static [u8],
+    why: String,
 }
 
-/// Runs one connection and exits.
+impl Fatal {
+    /// This reply (from [`reply`]), and what to log.
+    pub fn new(reply: &'static [u8], why: String) -> Fatal {
+        Fatal { reply, why }
+    }
+
+    /// `421 unable to read controls (#4.3.0)`.
+    pub fn controls(why: impl fmt::Display) -> Fatal {
+        Fatal::new(reply::CONTROLS, format!("unable to read controls: {why}"))
+    }
+
+    /// Logged, no reply: the client is not speaking plain SMTP.
+    pub fn silent(why: impl fmt::Display) -> Fatal {
+        Fatal {
+            reply: b"",
+            why: why.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Fatal {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
+/// Runs one connection and exits: the only exit of both binaries after
+/// their signal set-up.
 pub fn serve(front: &mut dyn Front) -> ! {
+    match start(front) {
+        Ok(code) => std::process::exit(code),
+        Err(fatal) => {
+            log::warn!("{fatal}");
+            let _ = std::io::stdout().write_all(fatal.reply);
+            std::process::exit(1)
+        }
+    }
+}
+
+fn start(front: &mut dyn Front) -> Result<i32, Fatal> {
     io::protect_stderr();
     crate::oom::log_to_stderr();
     let env = ProcessEnv;
@@ -42,39 +96,28 @@ pub fn serve(front: &mut dyn Front) -> ! {
             .as_deref()
             .and_then(|v| std::str::from_utf8(v).ok()),
     ));
-    let home = smtpd::qmail_home(&env);
-    if let Err(e) = std::env::set_current_dir(&home) {
-        log::warn!(
-            "unable to read controls: unable to chdir to {}: {e}",
+    let home = setup::qmail_home(&env);
+    std::env::set_current_dir(&home).map_err(|e| {
+        Fatal::controls(format_args!(
+            "unable to chdir to {}: {e}",
             home.to_string_lossy()
-        );
-        die(reply::CONTROLS);
-    }
-    front.started(&env);
-    let mut loaded = match smtpd::load(".".as_ref(), &env, Peer::of_stdin) {
-        Ok(l) => l,
-        Err(e) => {
-            log::warn!("unable to read controls: {e}");
-            die(reply::CONTROLS)
-        }
-    };
+        ))
+    })?;
+    front.started(&env)?;
+    let mut loaded = setup::load(".".as_ref(), &env, Peer::of_stdin).map_err(Fatal::controls)?;
     front.setup(&mut loaded.setup);
     let mut resolver;
     let mut accept_all = AcceptAll;
-    let check: &mut dyn RcptCheck = if smtpd::is_set(&env, "NOREALRCPTTO") {
+    let check: &mut dyn RcptCheck = if setup::is_set(&env, "NOREALRCPTTO") {
         &mut accept_all
     } else {
-        match Routing::load_with_me(".".as_ref(), loaded.me.take()) {
-            Ok(routing) => {
-                resolver =
-                    Resolver::new(routing, RealSystem::default()).with_options(check_options(&env));
-                &mut resolver
-            }
-            Err(e) => {
-                log::warn!("unable to read controls for the recipient check: {e}");
-                die(reply::CONTROLS)
-            }
-        }
+        let routing = Routing::load_with_me(".".as_ref(), loaded.me.take()).map_err(|e| {
+            let why = format!("unable to read controls for the recipient check: {e}");
+            Fatal::new(reply::CONTROLS, why)
+        })?;
+        resolver =
+            Resolver::new(routing, RealSystem::default()).with_options(setup::check_options(&env));
+        &mut resolver
     };
     if front.logs_connection() {
         log::info!(
@@ -83,21 +126,9 @@ pub fn serve(front: &mut dyn Front) -> ! {
             String::from_utf8_lossy(&loaded.setup.remote_host)
         );
     }
-    let Ok(client) = io::Client::new(loaded.timeout) else {
-        std::process::exit(1)
-    };
+    let client = io::Client::new(loaded.timeout)
+        .map_err(|e| Fatal::silent(format_args!("unable to set up fds 0 and 1: {e}")))?;
     let mut ipme = SystemIpme::default();
     let mut session = Session::new(loaded.setup, &mut ipme, check);
-    let code = front.run(&mut session, &client, &loaded.queue_program);
-    std::process::exit(code)
-}
-
-/// The recipient check's switches: `NODOTQMAIL` (set: do not read the
-/// `.qmail` file qmail-local would run), `DOTQMAILFAIL=accept` (accept
-/// instead of 451 when a database that file points to cannot be read).
-pub fn check_options(env: &dyn smtpd::Env) -> Options {
-    Options {
-        dotqmail: !smtpd::is_set(env, "NODOTQMAIL"),
-        fail_accept: env.get("DOTQMAILFAIL").is_some_and(|v| v == b"accept"),
-    }
+    front.run(&mut session, &client, &mut loaded.queue_program)
 }

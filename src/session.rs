@@ -1,18 +1,22 @@
 //! The SMTP session: a sans-IO state machine.
 //!
-//! It is fed the client's bytes and answers with replies (in [`Session::output`])
-//! and [`Action`]s for the I/O layer to carry out: start qmail-queue, write
-//! message bytes to it, finish it, sleep, exit. It never touches a file
-//! descriptor, the clock or the environment; everything it needs from the
-//! outside comes in through [`Setup`] or a method argument, so every dialogue
-//! can be replayed in a unit test.
+//! It is fed the client's bytes and answers with replies (in [`Session::output`]),
+//! log records (in [`Session::logs`]) and [`Action`]s for the driver
+//! ([`crate::driver`]) to carry out: start qmail-queue, write message bytes
+//! to it, finish it, sleep, hand over for STARTTLS, exit. Events from
+//! outside come in as method calls: qmail-queue started or finished, the
+//! client timed out, STARTTLS failed. It never touches a file descriptor,
+//! the clock or the environment; everything it needs from the outside comes
+//! in through [`Setup`], a trait, or a method argument, so every dialogue
+//! can be replayed in a test.
 
-use crate::addr::{self, Ipme, Rcpthosts};
+use crate::addr::{self, Rcpthosts};
 use crate::command::{self, Verb};
 use crate::control::HostSet;
 use crate::data::{self, Data};
+use crate::ipme::Ipme;
 use crate::logger::Record;
-use crate::queue::{self, Outcome};
+use crate::queue::{self, Finished, StartError};
 use crate::received::{self, Origin};
 use crate::reply;
 use crate::resolve::{Deferral, RcptCheck, Verdict};
@@ -96,17 +100,6 @@ pub enum Action {
     /// pipelined after STARTTLS may count as sent over TLS. If that fails,
     /// report with [`Session::starttls_failed`].
     StartTls,
-}
-
-/// How starting qmail-queue went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Started {
-    /// Running, with this pid.
-    Running(u32),
-    /// exec failed: read the message anyway and answer as for exit 120.
-    ExecFailed,
-    /// pipe or fork failed: `451 qqt failure`.
-    Failed,
 }
 
 #[derive(Debug)]
@@ -335,10 +328,21 @@ impl<'a> Session<'a> {
         None
     }
 
-    /// The I/O layer's report that STARTTLS could not be handed over: the
-    /// client gets 454 and the plain session goes on as before.
-    pub fn starttls_failed(&mut self) {
+    /// The I/O layer's report that STARTTLS could not be handed over (or
+    /// TLS cannot be set up), and why: logged; the client gets 454 and the
+    /// plain session goes on as before.
+    pub fn starttls_failed(&mut self, why: &str) {
+        self.log(log::Level::Warn, || why.to_string());
         self.out.extend_from_slice(reply::TLS_UNAVAILABLE);
+    }
+
+    /// The client sent no whole line within timeoutsmtpd: say so (if it
+    /// still listens) and end the session.
+    pub fn handle_timeout(&mut self) -> Action {
+        self.log(log::Level::Info, || {
+            "timeout: no whole line from the client in time".to_string()
+        });
+        self.die(reply::TIMEOUT)
     }
 
     /// The TLS handshake is done (qmail-smtpd-tls): from now on the
@@ -549,17 +553,27 @@ impl<'a> Session<'a> {
         Some(Action::StartQueue)
     }
 
-    /// The I/O layer's report on starting qmail-queue. `now` is the time for
-    /// the Received header, in seconds since the epoch.
-    pub fn queue_started(&mut self, started: Started, now: u64) {
+    /// The I/O layer's report on starting qmail-queue: its pid, or why it
+    /// could not be started. `now` is the time for the Received header, in
+    /// seconds since the epoch.
+    pub fn queue_started(&mut self, started: Result<u32, StartError>, now: u64) {
         let qp = match started {
-            Started::Failed => {
+            Ok(pid) => Some(pid),
+            // As qmail: the message is read anyway and answered as for
+            // qmail-queue's exit 120.
+            Err(StartError::Exec(e)) => {
+                self.log(log::Level::Warn, || format!("unable to exec {e}"));
+                None
+            }
+            // pipe or fork failed: `451 qqt failure`, at once.
+            Err(StartError::System(e)) => {
+                self.log(log::Level::Warn, || {
+                    format!("unable to start qmail-queue: {e}")
+                });
                 self.out.extend_from_slice(reply::QQT);
                 self.phase = Phase::Commands;
                 return;
             }
-            Started::ExecFailed => None,
-            Started::Running(pid) => Some(pid),
         };
         self.out.extend_from_slice(reply::GO_AHEAD);
         self.queue.clear();
@@ -619,26 +633,20 @@ impl<'a> Session<'a> {
         env
     }
 
-    /// The I/O layer's report on qmail-queue's end: how it exited, whether
-    /// any write to it failed, what it wrote on fd 6, and the time.
-    pub fn queue_finished(
-        &mut self,
-        outcome: Outcome,
-        write_error: bool,
-        custom: Option<&[u8]>,
-        now: u64,
-    ) {
+    /// The I/O layer's report on qmail-queue's end (how it exited, whether
+    /// any write to it failed, what it wrote on fd 6), and the time.
+    pub fn queue_finished(&mut self, finished: Finished, now: u64) {
         let Phase::Finishing { data, qp } = std::mem::replace(&mut self.phase, Phase::Commands)
         else {
             panic!("queue_finished without a message");
         };
-        let outcome = if qp.is_none() {
-            Outcome::ExecFailed
+        let finished = if qp.is_none() {
+            Finished::exec_failed()
         } else {
-            outcome
+            finished
         };
-        let write_error = write_error || data.failed();
-        match queue::classify(&outcome, write_error, custom) {
+        let write_error = finished.write_error || data.failed();
+        match queue::classify(&finished.outcome, write_error, finished.custom.as_deref()) {
             queue::Verdict::Accepted => {
                 let qp = qp.unwrap_or(0);
                 self.log(log::Level::Info, || format!("message accepted: qp {qp}"));

@@ -113,7 +113,7 @@ fn an_unreadable_morercpthosts_is_named_in_the_log_at_rcpt() {
 /// was made for (`CONF_QMAIL`, from make's PREFIX; /var/qmail otherwise).
 #[test]
 fn without_qmailhome_the_compiled_in_home_is_used() {
-    let home = qmail_smtpd::smtpd::default_home();
+    let home = qmail_smtpd::setup::default_home();
     if std::path::Path::new(home).exists() {
         println!("SKIPPED: {home} exists here, so its use cannot be told from the log");
         return;

@@ -1,14 +1,16 @@
-//! Hostile input against the sans-IO session, in-process: no panic on any
-//! input, replies always well-formed, chunking never changes the answer, and
-//! no address form relays to a domain outside rcpthosts.
+//! Hostile input against the sans-IO session, in-process through the
+//! production driver loop (with the in-memory edges of `fake`): no panic on
+//! any input, replies always well-formed, chunking never changes the
+//! answer, and no address form relays to a domain outside rcpthosts.
 
 use proptest::prelude::*;
 
-use qmail_smtpd::addr::{Ipme, Rcpthosts};
+use qmail_smtpd::addr::Rcpthosts;
 use qmail_smtpd::control::HostSet;
-use qmail_smtpd::queue::Outcome;
+use qmail_smtpd::fake;
+use qmail_smtpd::ipme::Ipme;
 use qmail_smtpd::resolve::{RcptCheck, Verdict};
-use qmail_smtpd::session::{Action, Session, Setup, Started};
+use qmail_smtpd::session::{Action, Session, Setup};
 
 struct NoIp;
 impl Ipme for NoIp {
@@ -67,56 +69,29 @@ struct Run {
     exit: i32,
 }
 
+/// Runs the session through the production driver loop, the input cut
+/// into reads at `cuts`.
 fn run(input: &[u8], cuts: &[usize], relayclient: Option<&[u8]>) -> Run {
     let (mut ipme, mut check) = (NoIp, Fake);
     let mut s = Session::new(setup(relayclient), &mut ipme, &mut check);
     s.greet();
-    let mut r = Run {
-        out: Vec::new(),
-        envelopes: Vec::new(),
-        messages: Vec::new(),
-        exit: 1,
-    };
     let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
     bounds.push(input.len());
     bounds.sort();
+    let mut reads = Vec::new();
     let mut start = 0;
-    let mut message = Vec::new();
     for end in bounds {
-        while start < end {
-            let (used, action) = s.handle(&input[start..end]);
-            start += used;
-            r.out.append(s.output());
-            match action {
-                Action::NeedInput => {
-                    if start < end {
-                        continue;
-                    }
-                }
-                Action::Sleep(_) => {}
-                // The exec of qmail-smtpd-tls failed: the session goes on.
-                Action::StartTls => s.starttls_failed(),
-                Action::StartQueue => s.queue_started(Started::Running(7), 0),
-                Action::WriteQueue => message.append(s.queue_buffer()),
-                Action::FinishQueue(env) => {
-                    message.append(s.queue_buffer());
-                    if let Some(env) = &env {
-                        r.envelopes.push(env.clone());
-                        r.messages.push(std::mem::take(&mut message));
-                    }
-                    message.clear();
-                    s.queue_finished(Outcome::Exited(0), env.is_none(), None, 0);
-                }
-                Action::Exit(code) => {
-                    r.out.append(s.output());
-                    r.exit = code;
-                    return r;
-                }
-            }
-        }
+        reads.push(input[start..end].to_vec());
+        start = end;
     }
-    r.out.append(s.output());
-    r
+    let (exit, events) = fake::run(&mut s, reads, fake::End::Eof, Vec::new());
+    let summary = fake::summary(&events);
+    Run {
+        out: summary.output,
+        envelopes: summary.queued.iter().map(|(_, e)| e.clone()).collect(),
+        messages: summary.queued.into_iter().map(|(m, _)| m).collect(),
+        exit,
+    }
 }
 
 fn token() -> impl Strategy<Value = Vec<u8>> {
@@ -299,7 +274,9 @@ fn smuggling_variants_never_make_two_messages() {
         }
         let replies = String::from_utf8_lossy(&r.out);
         assert_eq!(
-            replies.matches("250 ok 0 qp 7").count(),
+            replies
+                .matches(&format!("250 ok {} qp {}", fake::NOW, fake::PID))
+                .count(),
             r.messages.len(),
             "{v:?}: {replies}"
         );

@@ -1,44 +1,62 @@
-//! Golden transcripts: client lines and the exact server lines, replayed
-//! twice, in-process against the sans-IO session and through the built
-//! binary over pipes.
+//! Golden transcripts: a conversation in the order it happens, replayed
+//! in-process through the production driver loop (the in-memory edges of
+//! `qmail_smtpd::fake`) and through the built binary over pipes.
 //!
 //! Each `tests/transcripts/*.t` file holds directives:
 //!
 //! ```text
 //! # comment
-//! ctl NAME TEXT      control/NAME gets TEXT (`\n`, `\r`, `\t`, `\0`, `\\` escapes) + LF
-//! env NAME=VALUE     environment for the server
+//! ctl NAME TEXT      control/NAME gets TEXT (`\n`, `\r`, `\t`, `\0`, `\xHH`, `\\` escapes) + LF
+//! env NAME=VALUE     environment for the server (escapes as above)
 //! queue N            the stand-in qmail-queue exits N (default 0)
 //! queue unstartable  qmail-queue cannot be started (pipe/fork failure;
 //!                    in-process only)
 //! only inprocess     skip the binary run (or: only binary)
-//! C: TEXT            the client sends TEXT + CRLF (escapes as above)
-//! C> TEXT            the client sends TEXT as is (escapes as above)
-//! S: TEXT            the server answers TEXT + CRLF
 //! exit N             the server's exit status (default: 0 after QUIT, else 1)
+//!
+//! C: TEXT            the client sends TEXT + CRLF
+//! C> TEXT            the client sends TEXT as is
+//! S: TEXT            the server answers TEXT + CRLF
+//! M: TEXT            a line of the message qmail-queue got: TEXT + LF
+//! E: FIELD           a field of its envelope (`Fsender`, `Trecipient`);
+//!                    `E: -` when it got none (the message was refused)
+//! L: TEXT            a log line (realrcptto lines, warnings)
 //! ```
 //!
-//! All client input is sent at once, as a pipelining client would. In
-//! `250 ok UNIXTIME qp PID` the numbers are masked to `TIME` and `PID`.
+//! The C/S/M/E/L lines are in the order things happen: each reply follows
+//! the command it answers, a message follows the line that ended it. The
+//! in-process run checks that order exactly, sending one `C` line per
+//! read; it also sends the whole input at once and in chunks of 1 and 7
+//! bytes (pipelining), where only the replies, what was queued and the
+//! log must be the same. The binary gets the whole input at once; its
+//! replies, what the stand-in qmail-queue recorded, and its realrcptto
+//! log lines must match.
+//!
+//! Masks: `250 ok UNIXTIME qp PID` reads `250 ok TIME qp PID`; the
+//! Received date reads `DATE`; the pid in realrcptto lines reads `PID`.
 //! In-process, recipients at `nobody.example` are unknown; through the
 //! binary the same comes from control/virtualdomains (`nobody.example:ex`)
 //! and a users/cdb giving every `ex-` name an empty home
 //! (`support::ex_bounces`).
 //!
-//! Set `BLESS=1` to rewrite the expected lines from the binary's answers.
+//! Set `BLESS=1` to rewrite the conversation of each file from the
+//! in-process run (review the diff: it is what the program does, not
+//! necessarily what it should do).
 
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-use qmail_smtpd::addr::Ipme;
+use qmail_smtpd::fake::{self, Behaviour, Event};
+use qmail_smtpd::ipme::Ipme;
+use qmail_smtpd::logger::Record;
 use qmail_smtpd::queue::Outcome;
 use qmail_smtpd::resolve::{RcptCheck, Verdict};
-use qmail_smtpd::session::{Action, Session, Started};
-use qmail_smtpd::smtpd::{self, Env, Peer};
+use qmail_smtpd::session::Session;
+use qmail_smtpd::setup::{self, Env, Peer};
+use support::Fixture;
 
 #[derive(Debug, Default, Clone)]
 struct Transcript {
@@ -47,10 +65,41 @@ struct Transcript {
     env: BTreeMap<String, String>,
     queue_exit: i32,
     queue_unstartable: bool,
-    input: Vec<u8>,
-    expected: Vec<u8>,
     exit: Option<i32>,
     only: Option<String>,
+    /// Directive lines before the conversation, and after it.
+    head: Vec<String>,
+    tail: Vec<String>,
+    /// The conversation: C/S/M/E/L lines as written.
+    lines: Vec<String>,
+}
+
+impl Transcript {
+    /// What the client sends, one entry per `C` line.
+    fn sends(&self) -> Vec<Vec<u8>> {
+        self.lines.iter().filter_map(|l| client_bytes(l)).collect()
+    }
+    fn input(&self) -> Vec<u8> {
+        self.sends().concat()
+    }
+    /// The conversation's lines of these kinds (`"S: "`, ...).
+    fn kinds(&self, kinds: &[&str]) -> Vec<String> {
+        self.lines
+            .iter()
+            .filter(|l| kinds.iter().any(|k| l.starts_with(k)))
+            .cloned()
+            .collect()
+    }
+}
+
+fn client_bytes(line: &str) -> Option<Vec<u8>> {
+    if let Some(rest) = line.strip_prefix("C: ") {
+        let mut b = unescape(rest);
+        b.extend_from_slice(b"\r\n");
+        Some(b)
+    } else {
+        line.strip_prefix("C> ").map(unescape)
+    }
 }
 
 fn unescape(s: &str) -> Vec<u8> {
@@ -80,13 +129,40 @@ fn unescape(s: &str) -> Vec<u8> {
     out
 }
 
-fn parse(path: &Path) -> Transcript {
-    let text = std::fs::read_to_string(path).unwrap();
+/// The inverse of [`unescape`] for one line's text: printable ASCII as is
+/// (a backslash doubled), everything else escaped.
+fn escape(b: &[u8]) -> String {
+    let mut s = String::new();
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            0 => s.push_str("\\0"),
+            0x20..=0x7e => s.push(c as char),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s
+}
+
+const CONVERSATION: [&str; 6] = ["C: ", "C> ", "S: ", "M: ", "E: ", "L: "];
+
+fn parse_text(name: &str, text: &str) -> Transcript {
     let mut t = Transcript {
-        name: path.file_name().unwrap().to_string_lossy().into(),
+        name: name.to_string(),
         ..Default::default()
     };
     for line in text.lines() {
+        if CONVERSATION.iter().any(|k| line.starts_with(k)) {
+            t.lines.push(line.to_string());
+            continue;
+        }
+        if t.lines.is_empty() {
+            t.head.push(line.to_string());
+        } else {
+            t.tail.push(line.to_string());
+        }
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
@@ -106,15 +182,6 @@ fn parse(path: &Path) -> Transcript {
             "queue" => t.queue_exit = rest.parse().unwrap(),
             "only" => t.only = Some(rest.to_string()),
             "exit" => t.exit = Some(rest.parse().unwrap()),
-            "C:" => {
-                t.input.extend(unescape(rest));
-                t.input.extend_from_slice(b"\r\n");
-            }
-            "C>" => t.input.extend(unescape(rest)),
-            "S:" => {
-                t.expected.extend(unescape(rest));
-                t.expected.extend_from_slice(b"\r\n");
-            }
             _ => panic!("{}: unknown directive {line:?}", t.name),
         }
     }
@@ -134,83 +201,125 @@ fn transcripts() -> Vec<(PathBuf, Transcript)> {
         "transcripts missing in {}",
         dir.display()
     );
-    files.into_iter().map(|p| (p.clone(), parse(&p))).collect()
+    files
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let t = parse_text(&name, &std::fs::read_to_string(&p).unwrap());
+            (p, t)
+        })
+        .collect()
 }
 
-/// `250 ok 1795987951 qp 5200` → `250 ok TIME qp PID`.
-fn mask(out: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(out);
-    let mut res = String::new();
-    for line in text.split_inclusive("\r\n") {
-        match line
-            .strip_prefix("250 ok ")
-            .and_then(|r| r.split_once(" qp "))
+/// `250 ok 1795987951 qp 5200` → `250 ok TIME qp PID` (as the harness's
+/// `UNIXTIME`, which it checked against the run's times).
+fn mask_reply(line: &str) -> String {
+    if line == "250 ok UNIXTIME qp PID" {
+        return "250 ok TIME qp PID".to_string();
+    }
+    match line
+        .strip_prefix("250 ok ")
+        .and_then(|r| r.split_once(" qp "))
+    {
+        Some((t, p))
+            if t.bytes().all(|b| b.is_ascii_digit()) && p.bytes().all(|b| b.is_ascii_digit()) =>
         {
-            Some((t, p))
-                if t.bytes().all(|b| b.is_ascii_digit())
-                    && p.trim_end().bytes().all(|b| b.is_ascii_digit()) =>
-            {
-                res.push_str("250 ok TIME qp PID\r\n")
+            "250 ok TIME qp PID".to_string()
+        }
+        _ => line.to_string(),
+    }
+}
+
+/// The Received date (after ` with SMTP; ` on the `  by` line) → `DATE`.
+fn mask_message_line(line: &str) -> String {
+    const SEP: &str = " with SMTP; ";
+    match (line.starts_with("  by "), line.rfind(SEP)) {
+        (true, Some(at)) => format!("{}DATE", &line[..at + SEP.len()]),
+        _ => line.to_string(),
+    }
+}
+
+/// `realrcptto 1234 ...` → `realrcptto PID ...` (and `realrcptto-deferred`).
+fn mask_log(line: &str) -> String {
+    for word in ["realrcptto ", "realrcptto-deferred "] {
+        if let Some(rest) = line.strip_prefix(word) {
+            if let Some((pid, rest)) = rest.split_once(' ') {
+                if pid.bytes().all(|b| b.is_ascii_digit()) {
+                    return format!("{word}PID {rest}");
+                }
             }
-            _ => res.push_str(line),
         }
     }
-    res.into_bytes()
+    line.to_string()
 }
 
-fn fixture(t: &Transcript) -> tempdir::Dir {
-    let dir = tempdir::Dir::new(&t.name);
-    let ctl = dir.path().join("control");
-    std::fs::create_dir_all(&ctl).unwrap();
-    std::fs::create_dir_all(dir.path().join("bin")).unwrap();
-    let mut controls = t.controls.clone();
-    controls
-        .entry("virtualdomains".into())
-        .or_insert_with(|| b"nobody.example:ex\n".to_vec());
-    for (name, value) in &controls {
-        std::fs::write(ctl.join(name), value).unwrap();
-    }
-    support::ex_bounces(dir.path());
-    let queue = dir.path().join("bin/qmail-queue");
-    std::fs::write(
-        &queue,
-        format!(
-            "#!/bin/sh\nexec 3<&1\ncat > \"$0.message\"\ncat <&3 > \"$0.envelope\"\nexit {}\n",
-            t.queue_exit
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&queue, std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
+fn s_lines(out: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(out)
+        .split_inclusive("\r\n")
+        .map(|l| match l.strip_suffix("\r\n") {
+            Some(l) => format!("S: {}", mask_reply(&escape(l.as_bytes()))),
+            None => format!("S: {} (no CRLF)", escape(l.as_bytes())),
+        })
+        .collect()
 }
 
-mod tempdir {
-    use std::path::{Path, PathBuf};
-    pub struct Dir(PathBuf);
-    impl Dir {
-        pub fn new(name: &str) -> Dir {
-            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let p = std::env::temp_dir().join(format!(
-                "transcript-{}-{}-{}",
-                std::process::id(),
-                n,
-                name
-            ));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            Dir(p)
-        }
-        pub fn path(&self) -> &Path {
-            &self.0
+/// `M:` and `E:` lines for one qmail-queue run.
+fn queued_lines(message: &[u8], envelope: Option<&[u8]>) -> Vec<String> {
+    let Some(envelope) = envelope else {
+        return vec!["E: -".to_string()];
+    };
+    let mut v: Vec<String> = message
+        .split_inclusive(|&b| b == b'\n')
+        .map(|l| match l.strip_suffix(b"\n") {
+            Some(l) => format!("M: {}", mask_message_line(&escape(l))),
+            None => format!("M: {} (no LF)", escape(l)),
+        })
+        .collect();
+    let fields = envelope.strip_suffix(b"\0").unwrap_or(envelope);
+    for field in fields.split_inclusive(|&b| b == 0) {
+        match field.strip_suffix(b"\0") {
+            Some(f) => v.push(format!("E: {}", escape(f))),
+            None => v.push(format!("E: {} (no NUL)", escape(field))),
         }
     }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+    v
+}
+
+/// Log records as `L:` lines: those always written, and warnings (what
+/// the binary writes at its default level).
+fn log_line(r: &Record) -> Option<String> {
+    r.level
+        .is_none_or(|l| l <= log::Level::Warn)
+        .then(|| format!("L: {}", mask_log(&escape(&r.line))))
+}
+
+/// Renders the events as a conversation. `sends` are the client's lines,
+/// in order: each is shown once all its bytes have been read; those never
+/// read are shown at the end.
+fn render(events: &[Event], sends: &[(Vec<u8>, String)]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut next = 0;
+    let mut pending: Vec<u8> = Vec::new();
+    for e in events {
+        match e {
+            Event::Read(b) => {
+                pending.extend_from_slice(b);
+                while next < sends.len() && pending.starts_with(&sends[next].0) {
+                    pending.drain(..sends[next].0.len());
+                    out.push(sends[next].1.clone());
+                    next += 1;
+                }
+            }
+            Event::Write(b) => out.extend(s_lines(b)),
+            Event::Queued { message, envelope } => {
+                out.extend(queued_lines(message, envelope.as_deref()))
+            }
+            Event::Log(r) => out.extend(log_line(r)),
+            Event::Slept(_) => {}
         }
     }
+    out.extend(sends[next..].iter().map(|(_, l)| l.clone()));
+    out
 }
 
 struct MapEnv<'a>(&'a BTreeMap<String, String>);
@@ -231,7 +340,7 @@ impl Ipme for Loopback {
 /// mailboxes.
 struct NobodyUnknown;
 impl RcptCheck for NobodyUnknown {
-    fn check(&mut self, addr: &[u8], _log: &mut Vec<qmail_smtpd::logger::Record>) -> Verdict {
+    fn check(&mut self, addr: &[u8], _log: &mut Vec<Record>) -> Verdict {
         if addr.to_ascii_lowercase().ends_with(b"@nobody.example") {
             Verdict::Unknown
         } else {
@@ -240,88 +349,41 @@ impl RcptCheck for NobodyUnknown {
     }
 }
 
-/// Replays `t` against the session in-process, feeding the input in chunks
-/// of `chunk` bytes. Returns the output and the exit status.
-fn run_in_process(t: &Transcript, chunk: usize) -> (Vec<u8>, i32) {
-    let dir = fixture(t);
-    let loaded = smtpd::load(dir.path(), &MapEnv(&t.env), Peer::default).expect("controls");
-    let mut ipme = Loopback;
-    let mut check = NobodyUnknown;
-    let mut s = Session::new(loaded.setup, &mut ipme, &mut check);
-    s.greet();
-    let mut out = Vec::new();
-    let mut pending: &[u8] = &t.input;
-    let mut queued = false;
-    loop {
-        let take = pending.len().min(chunk);
-        let (used, action) = s.handle(&pending[..take]);
-        pending = &pending[used..];
-        out.append(s.output());
-        match action {
-            Action::NeedInput if pending.is_empty() => return (out, 1),
-            Action::NeedInput | Action::Sleep(_) => {}
-            // As through the binary, whose fixture has no bin/qmail-smtpd-tls.
-            Action::StartTls => s.starttls_failed(),
-            Action::StartQueue if t.queue_unstartable => {
-                s.queue_started(Started::Failed, 1_795_984_426)
-            }
-            Action::StartQueue => {
-                s.queue_started(Started::Running(4242), 1_795_984_426);
-                queued = true;
-            }
-            Action::WriteQueue => s.queue_buffer().clear(),
-            Action::FinishQueue(envelope) => {
-                assert!(queued);
-                s.queue_buffer().clear();
-                let outcome = Outcome::Exited(t.queue_exit);
-                s.queue_finished(outcome, envelope.is_none(), None, 1_795_984_426);
-            }
-            Action::Exit(code) => {
-                out.append(s.output());
-                return (out, code);
-            }
-        }
+/// The qmail home of a transcript: its controls, and every `ex-` user of
+/// `nobody.example` without a mailbox.
+fn fixture(t: &Transcript) -> Fixture {
+    let f = Fixture::new(&t.name);
+    let mut controls = t.controls.clone();
+    controls
+        .entry("virtualdomains".into())
+        .or_insert_with(|| b"nobody.example:ex\n".to_vec());
+    for (name, value) in &controls {
+        f.control(name, value);
     }
+    f.ex_bounces();
+    f
 }
 
-fn run_binary(t: &Transcript) -> (Vec<u8>, i32, String) {
-    let dir = fixture(t);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qmail-smtpd"));
-    cmd.env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("QMAILHOME", dir.path());
-    for (k, v) in &t.env {
-        cmd.env(
-            k,
-            std::ffi::OsStr::new(&*String::from_utf8_lossy(&unescape(v))),
-        );
-    }
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = t.input.clone();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    (
-        out.stdout,
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+/// Runs `t` in-process, the client's bytes cut into these reads.
+fn run_in_process(t: &Transcript, f: &Fixture, reads: Vec<Vec<u8>>) -> (i32, Vec<Event>) {
+    // Warnings are made (and so checked) as the binary makes them.
+    log::set_max_level(log::LevelFilter::Warn);
+    let loaded = setup::load(&f.home, &MapEnv(&t.env), Peer::default).expect("controls");
+    let (mut ipme, mut check) = (Loopback, NobodyUnknown);
+    let mut s = Session::new(loaded.setup, &mut ipme, &mut check);
+    s.greet();
+    let queue = if t.queue_unstartable {
+        Behaviour::Unstartable
+    } else {
+        Behaviour::Ends(Outcome::Exited(t.queue_exit), None)
+    };
+    fake::run(&mut s, reads, fake::End::Eof, vec![queue])
 }
 
 fn expected_exit(t: &Transcript) -> i32 {
     t.exit.unwrap_or_else(|| {
-        if t.expected.ends_with(b"\r\n")
-            && String::from_utf8_lossy(&t.expected)
-                .lines()
-                .last()
-                .is_some_and(|l| l.starts_with("221 "))
-        {
+        let replies = t.kinds(&["S: "]);
+        if replies.last().is_some_and(|l| l.starts_with("S: 221 ")) {
             0
         } else {
             1
@@ -329,27 +391,79 @@ fn expected_exit(t: &Transcript) -> i32 {
     })
 }
 
-fn show(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).replace("\r\n", "⏎\n")
+fn diff(want: &[String], got: &[String]) -> String {
+    let mut s = String::new();
+    for i in 0..want.len().max(got.len()) {
+        let (w, g) = (want.get(i), got.get(i));
+        let mark = if w == g { ' ' } else { '!' };
+        s.push_str(&format!(
+            "{mark} {:<60} | {}\n",
+            w.map_or("", String::as_str),
+            g.map_or("", String::as_str)
+        ));
+    }
+    s
+}
+
+/// Everything but the order: replies, what was queued, the log.
+fn unordered(lines: &[String]) -> [Vec<String>; 3] {
+    let of = |k: &[&str]| {
+        lines
+            .iter()
+            .filter(|l| k.iter().any(|k| l.starts_with(k)))
+            .cloned()
+            .collect()
+    };
+    [of(&["S: "]), of(&["M: ", "E: "]), of(&["L: "])]
 }
 
 #[test]
 fn transcripts_in_process() {
+    let bless = std::env::var_os("BLESS").is_some();
     let mut failures = Vec::new();
-    for (_, t) in transcripts() {
+    for (path, t) in transcripts() {
         if t.only.as_deref() == Some("binary") {
             continue;
         }
+        let f = fixture(&t);
+        let sends: Vec<(Vec<u8>, String)> = t
+            .lines
+            .iter()
+            .filter_map(|l| client_bytes(l).map(|b| (b, l.clone())))
+            .collect();
+        // One read per client line: the order is checked exactly.
+        let (code, events) = run_in_process(&t, &f, t.sends());
+        let got = render(&events, &sends);
+        if bless {
+            if got != t.lines {
+                bless_file(&path, &t, &got);
+            }
+            continue;
+        }
+        if got != t.lines || code != expected_exit(&t) {
+            failures.push(format!(
+                "{} (a read per line): exit {code}, want {}\n{}",
+                t.name,
+                expected_exit(&t),
+                diff(&t.lines, &got)
+            ));
+            continue;
+        }
+        // Pipelined, and cut anywhere: the same replies, message and log.
+        let input = t.input();
         for chunk in [usize::MAX, 1, 7] {
-            let (out, code) = run_in_process(&t, chunk);
-            let out = mask(&out);
-            if out != t.expected || code != expected_exit(&t) {
+            let reads = input
+                .chunks(chunk.min(input.len().max(1)))
+                .map(<[u8]>::to_vec);
+            let (code, events) = run_in_process(&t, &f, reads.collect());
+            let got = unordered(&render(&events, &sends));
+            let want = unordered(&t.lines);
+            if got != want || code != expected_exit(&t) {
                 failures.push(format!(
-                    "{} (chunks of {chunk}): exit {code}, want {}\n--- got\n{}--- want\n{}",
+                    "{} (chunks of {chunk}): exit {code}, want {}\n{}",
                     t.name,
                     expected_exit(&t),
-                    show(&out),
-                    show(&t.expected)
+                    diff(&want.concat(), &got.concat())
                 ));
                 break;
             }
@@ -360,76 +474,104 @@ fn transcripts_in_process() {
 
 #[test]
 fn transcripts_through_the_binary() {
-    let bless = std::env::var_os("BLESS").is_some();
     let mut failures = Vec::new();
-    for (path, t) in transcripts() {
+    for (_, t) in transcripts() {
         if t.only.as_deref() == Some("inprocess") {
             continue;
         }
-        let (out, code, stderr) = run_binary(&t);
-        let out = mask(&out);
-        if bless && out != t.expected {
-            bless_file(&path, &out);
-            continue;
+        let f = fixture(&t);
+        f.queue(support::Queue::Record(t.queue_exit));
+        // The recipient check is on, as in production (the harness turns
+        // it off by default).
+        let mut cmd = f.cmd().env_remove("NOREALRCPTTO");
+        for (k, v) in &t.env {
+            cmd = cmd.env(k, std::ffi::OsStr::from_bytes(&unescape(v)));
         }
-        if out != t.expected || code != expected_exit(&t) {
+        let out = cmd.input(t.input()).run();
+        let code = out.code().unwrap_or(-1);
+        let stdout = match out.masked_stdout() {
+            Ok(s) => s,
+            Err(e) => out.fail(&e),
+        };
+        let mut queued = Vec::new();
+        for call in &out.calls {
+            let Some(message) = &call.message else {
+                continue;
+            };
+            let message = match &call.envelope {
+                Some(_) => support::mask_received(message, out.started(), out.finished())
+                    .unwrap_or_else(|e| out.fail(&e)),
+                None => message.clone(),
+            };
+            queued.extend(queued_lines(&message, call.envelope.as_deref()));
+        }
+        let realrcptto: Vec<String> = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| l.starts_with("realrcptto"))
+            .map(|l| format!("L: {}", mask_log(l)))
+            .collect();
+        let got = [s_lines(&stdout), queued, realrcptto];
+        let [s, q, l] = unordered(&t.lines);
+        let l: Vec<String> = l
+            .into_iter()
+            .filter(|l| l.starts_with("L: realrcptto"))
+            .collect();
+        let want = [s, q, l];
+        if got != want || code != expected_exit(&t) {
             failures.push(format!(
-                "{}: exit {code}, want {}\n--- got\n{}--- want\n{}--- stderr\n{stderr}",
+                "{}: exit {code}, want {}\n{}--- stderr\n{}",
                 t.name,
                 expected_exit(&t),
-                show(&out),
-                show(&t.expected)
+                diff(&want.concat(), &got.concat()),
+                String::from_utf8_lossy(&out.stderr)
             ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Replaces the `S:` lines of a transcript with what the server said.
-fn bless_file(path: &Path, out: &[u8]) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines: Vec<String> = text
-        .lines()
-        .filter(|l| !l.starts_with("S: "))
-        .map(String::from)
-        .collect();
-    for l in String::from_utf8_lossy(out).split_terminator("\r\n") {
-        lines.push(format!("S: {l}"));
-    }
-    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+/// Rewrites the conversation of a transcript, keeping its directives.
+fn bless_file(path: &Path, t: &Transcript, lines: &[String]) {
+    let mut all: Vec<String> = t.head.clone();
+    all.extend(lines.iter().cloned());
+    all.extend(t.tail.iter().cloned());
+    std::fs::write(path, all.join("\n") + "\n").unwrap();
 }
 
+/// The realrcptto line, in-process: the exact bytes log parsers read.
 #[test]
 fn unknown_recipients_are_logged_as_realrcptto_expects() {
-    let t = parse_str(
-        "only binary\nctl me mx.example\nctl rcpthosts nobody.example\nenv PROTO=TCP\nenv TCPREMOTEIP=192.0.2.7\nC: MAIL FROM:<a@b>\nC: RCPT TO:<joe@nobody.example>\nC: QUIT\n",
+    let t = parse_text(
+        "inline",
+        "ctl me mx.example\nctl rcpthosts nobody.example\nenv PROTO=TCP\nenv TCPREMOTEIP=192.0.2.7\nC: MAIL FROM:<a@b>\nC: RCPT TO:<joe@nobody.example>\nC: QUIT\n",
     );
-    let (out, code, stderr) = run_binary(&t);
-    assert_eq!(show(&out), show(b"220 mx.example ESMTP\r\n250 ok\r\n550 sorry, no mailbox here by that name. (#5.1.1)\r\n221 mx.example\r\n"));
+    let f = fixture(&t);
+    let (code, events) = run_in_process(&t, &f, t.sends());
     assert_eq!(code, 0);
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("realrcptto "))
-        .expect(&stderr);
-    let fields: Vec<&str> = line.splitn(4, ' ').collect();
-    assert!(fields[1].parse::<u32>().is_ok(), "{line}");
-    assert_eq!(fields[2..], ["192.0.2.7", "joe@nobody.example"], "{line}");
+    let summary = fake::summary(&events);
+    assert_eq!(
+        summary.logs,
+        [Record::always(
+            format!(
+                "realrcptto {} 192.0.2.7 joe@nobody.example",
+                std::process::id()
+            )
+            .into_bytes()
+        )]
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&summary.output),
+        "220 mx.example ESMTP\r\n250 ok\r\n550 sorry, no mailbox here by that name. (#5.1.1)\r\n221 mx.example\r\n"
+    );
 
     // PROTO naming an unset variable: an empty field, two spaces.
-    let t = parse_str(
+    let t = parse_text(
+        "inline",
         "ctl me mx.example\nenv PROTO=NOPE\nC: MAIL FROM:<a@b>\nC: RCPT TO:<joe@nobody.example>\n",
     );
-    let (_, _, stderr) = run_binary(&t);
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("realrcptto "))
-        .expect(&stderr);
-    assert!(line.ends_with("  joe@nobody.example"), "{line:?}");
-}
-
-fn parse_str(text: &str) -> Transcript {
-    let dir = tempdir::Dir::new("inline");
-    let p = dir.path().join("inline.t");
-    std::fs::write(&p, text).unwrap();
-    parse(&p)
+    let f = fixture(&t);
+    let (_, events) = run_in_process(&t, &f, t.sends());
+    let logs = fake::summary(&events).logs;
+    assert_eq!(logs.len(), 1);
+    assert!(logs[0].line.ends_with(b"  joe@nobody.example"), "{logs:?}");
 }

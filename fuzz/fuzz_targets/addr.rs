@@ -4,7 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use qmail_smtpd::addr::{self, Ipme, Rcpthosts};
+use qmail_smtpd::addr::{self, Rcpthosts};
+use qmail_smtpd::ipme::Ipme;
 use qmail_smtpd::control::HostSet;
 
 struct Me;

@@ -1,14 +1,18 @@
-//! The sans-IO session fed arbitrary client bytes, cut into arbitrary
-//! chunks, with arbitrary recipient-check verdicts and qmail-queue exits:
-//! it must never panic, and every reply it writes is a whole CRLF line.
+//! The sans-IO session, run by the production driver loop over the
+//! in-memory edges, fed arbitrary client bytes cut into arbitrary reads,
+//! with arbitrary recipient-check verdicts, qmail-queue outcomes and a
+//! client that ends or times out: it must never panic, every reply it
+//! writes is a whole CRLF line, and every envelope is well-formed.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use qmail_smtpd::addr::{Ipme, Rcpthosts};
+use qmail_smtpd::addr::Rcpthosts;
 use qmail_smtpd::control::HostSet;
+use qmail_smtpd::fake::{self, Behaviour, End};
+use qmail_smtpd::ipme::Ipme;
 use qmail_smtpd::queue::Outcome;
 use qmail_smtpd::resolve::{Deferral, RcptCheck, Verdict};
-use qmail_smtpd::session::{Action, Session, Setup, Started};
+use qmail_smtpd::session::{Session, Setup};
 
 struct Me;
 impl Ipme for Me {
@@ -69,47 +73,20 @@ fuzz_target!(|input: &[u8]| {
     let (mut me, mut check) = (Me, Check);
     let mut s = Session::new(setup(flags), &mut me, &mut check);
     s.greet();
-    let mut out = Vec::new();
-    let mut queue_runs = 0u8;
-    'chunks: for piece in input.chunks(chunk) {
-        let mut at = 0;
-        while at < piece.len() {
-            let (used, action) = s.handle(&piece[at..]);
-            assert!(used <= piece.len() - at);
-            at += used;
-            out.append(s.output());
-            match action {
-                Action::NeedInput => {
-                    if used == 0 && at < piece.len() {
-                        // The session wants more than this piece holds.
-                        break;
-                    }
-                }
-                Action::Sleep(_) => {}
-                Action::StartTls => s.starttls_failed(),
-                Action::StartQueue => {
-                    queue_runs = queue_runs.wrapping_add(1);
-                    let started = match queue_runs % 4 {
-                        0 => Started::Failed,
-                        1 => Started::ExecFailed,
-                        _ => Started::Running(7),
-                    };
-                    s.queue_started(started, 0);
-                }
-                Action::WriteQueue => s.queue_buffer().clear(),
-                Action::FinishQueue(env) => {
-                    s.queue_buffer().clear();
-                    let outcome = Outcome::Exited(i32::from(flags >> 6) * 40);
-                    s.queue_finished(outcome, env.is_none(), None, 0);
-                }
-                Action::Exit(_) => {
-                    out.append(s.output());
-                    break 'chunks;
-                }
-            }
-        }
-    }
-    out.append(s.output());
+    // qmail-queue's runs, in turn: unstartable, unexecutable, then exiting
+    // with a code the flags choose (0, 82 with an fd 6 text, 31 or 120).
+    let code = [0, 82, 31, 120][usize::from(flags >> 6)];
+    let queue = vec![
+        Behaviour::Ends(Outcome::Exited(code), Some(b"Dcustom\r\nrefusal".to_vec())),
+        Behaviour::Unexecutable,
+        Behaviour::Unstartable,
+        Behaviour::Ends(Outcome::Exited(code), None),
+    ];
+    let reads = input.chunks(chunk).map(<[u8]>::to_vec);
+    let end = if flags & 64 != 0 { End::Timeout } else { End::Eof };
+    let (_, events) = fake::run(&mut s, reads, end, queue);
+    let summary = fake::summary(&events);
+    let out = summary.output;
     // Every reply is whole lines: CRLF-terminated, no bare CR or LF.
     assert!(out.is_empty() || out.ends_with(b"\r\n"), "{out:?}");
     for line in out.split(|&b| b == b'\n') {
@@ -117,5 +94,10 @@ fuzz_target!(|input: &[u8]| {
             assert!(line.ends_with(b"\r"), "{out:?}");
             assert!(!line[..line.len() - 1].contains(&b'\r'), "{out:?}");
         }
+    }
+    // Every queued envelope is well-formed: F, then T entries, each ending
+    // in NUL, and a final NUL; no recipient without its domain check.
+    for (_, env) in &summary.queued {
+        assert!(env.starts_with(b"F") && env.ends_with(b"\0\0"), "{env:?}");
     }
 });

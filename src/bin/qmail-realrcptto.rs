@@ -100,7 +100,7 @@ fn main() -> ExitCode {
     }
 
     let home =
-        std::env::var_os("QMAILHOME").unwrap_or_else(|| qmail_smtpd::smtpd::default_home().into());
+        std::env::var_os("QMAILHOME").unwrap_or_else(|| qmail_smtpd::setup::default_home().into());
     if let Err(e) = std::env::set_current_dir(&home) {
         eprintln!(
             "qmail-realrcptto: fatal: unable to chdir to {}: {e}",
@@ -120,7 +120,7 @@ fn main() -> ExitCode {
     warn_about_assign();
 
     let mut resolver = Resolver::new(routing, RealSystem::default()).with_options(
-        qmail_smtpd::server::check_options(&qmail_smtpd::smtpd::ProcessEnv),
+        qmail_smtpd::setup::check_options(&qmail_smtpd::setup::ProcessEnv),
     );
     let mut status = 0;
     let mut out = io::stdout().lock();

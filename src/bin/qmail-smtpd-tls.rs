@@ -21,9 +21,12 @@ use std::io::{Read, Write};
 use std::os::unix::ffi::OsStringExt;
 use std::sync::Arc;
 
-use qmail_smtpd::io::{self, Client, Transport};
+use qmail_smtpd::driver::{self, Transport};
+use qmail_smtpd::io::{Client, SystemHost};
+use qmail_smtpd::queue::Program;
+use qmail_smtpd::server::{self, Fatal};
 use qmail_smtpd::session::{Session, Setup};
-use qmail_smtpd::{oom, reply, server};
+use qmail_smtpd::{oom, reply, starttls};
 use rustls::{ServerConfig, ServerConnection};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -178,10 +181,12 @@ struct TlsFront {
     starttls: bool,
 }
 
-/// STARTTLS is not offered inside TLS; should the session ask anyway, it
-/// gets 454.
-fn no_starttls(_: &Session) -> std::io::Error {
-    std::io::Error::other("already in TLS")
+/// The host inside TLS: STARTTLS is not offered there; should the session
+/// ask anyway, it gets 454.
+fn host() -> SystemHost {
+    SystemHost {
+        start_tls: |_| std::io::Error::other("STARTTLS inside TLS"),
+    }
 }
 
 impl server::Front for TlsFront {
@@ -198,36 +203,36 @@ impl server::Front for TlsFront {
         &mut self,
         session: &mut Session,
         client: &Client,
-        queue_program: &qmail_smtpd::queue::Program,
-    ) -> i32 {
+        queue: &mut Program,
+    ) -> Result<i32, Fatal> {
         let config = match load_config(SERVERCERT) {
             Ok(c) => c,
+            // An SMTPS client expects a handshake: it gets no plain reply.
+            Err(e) if !self.starttls => {
+                return Err(Fatal::silent(format!("TLS not available: {e}")));
+            }
             Err(e) => {
-                log::warn!("TLS not available: {e}");
-                if !self.starttls {
-                    return 1;
-                }
                 // Plain SMTP goes on, as if STARTTLS had not been offered.
-                let helo = std::env::var_os(io::TLS_HELO_VAR).map(OsString::into_vec);
+                let helo = std::env::var_os(starttls::TLS_HELO_VAR).map(OsString::into_vec);
                 session.set_helo_name(helo);
-                session.output().extend_from_slice(reply::TLS_UNAVAILABLE);
-                return io::run_over(session, &mut &*client, queue_program, no_starttls);
+                session.starttls_failed(&format!("TLS not available: {e}"));
+                return Ok(driver::run(session, &mut &*client, queue, &mut host()));
             }
         };
         if self.starttls && client.write_all(reply::READY_FOR_TLS).is_err() {
-            return 1;
+            return Ok(1);
         }
         oom::no_plain_reply();
         let Some((mut tls, cipher)) = handshake(config, client) else {
-            return 1;
+            return Ok(1);
         };
         session.tls_started(cipher);
         if !self.starttls {
             session.greet();
         }
-        let code = io::run_over(session, &mut tls, queue_program, no_starttls);
+        let code = driver::run(session, &mut tls, queue, &mut host());
         tls.close();
-        code
+        Ok(code)
     }
 }
 
@@ -242,7 +247,7 @@ fn default_sigchld() {
 
 fn main() {
     default_sigchld();
-    let starttls = std::env::var_os(io::TLS_MODE_VAR).is_some_and(|v| v == "starttls");
+    let starttls = std::env::var_os(starttls::TLS_MODE_VAR).is_some_and(|v| v == "starttls");
     server::serve(&mut TlsFront { starttls })
 }
 

@@ -13,7 +13,7 @@
 //! | [`checkhome`] | qmail-lspawn's uid-0 refusal; qmail-local's `chdir` and `checkhome` |
 //! | [`qmesearch`] | qmail-local: which `.qmail` file would be used |
 //! | [`dotqmail`], [`fastforward`], [`vpopmail`] | what that file runs: bouncesaying, fastforward, vdelivermail |
-//! | [`vmysql`]    | vpopmail's vmysql.c: vpopmail.mysql, its queries, and the line protocol of bin/qmail-vpopmail-sql ([`sqlhelper`] starts it) |
+//! | [`vmysql`]    | vpopmail's vmysql.c: vpopmail.mysql, its queries, and the line protocol of bin/qmail-vpopmail-sql ([`system::sqlhelper`] starts it) |
 //!
 //! Three answers: accept (qmail delivers, or the check cannot prove it
 //! would not), unknown (qmail bounces: 550) and defer (qmail-lspawn or
@@ -54,7 +54,6 @@ pub mod fastforward;
 pub mod getpw;
 pub mod qmesearch;
 pub mod rewrite;
-pub mod sqlhelper;
 mod step;
 pub mod system;
 pub mod users_cdb;
@@ -233,11 +232,6 @@ impl<S: System> Resolver<S> {
     pub fn with_options(mut self, options: Options) -> Self {
         self.options = options;
         self
-    }
-
-    /// The routing tables the resolver was built with.
-    pub fn routing(&self) -> &Routing {
-        &self.routing
     }
 
     /// The system it asks (tests inspect their fake through this).

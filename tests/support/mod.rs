@@ -282,17 +282,18 @@ pub fn output(cmd: &mut Command) -> std::io::Result<std::process::Output> {
     spawn(cmd)?.wait_with_output()
 }
 
-/// A qmail home in a fresh temporary directory.
-pub struct Fixture {
-    pub root: PathBuf,
-    pub home: PathBuf,
-    pub queue_dir: PathBuf,
+/// A fresh temporary directory, removed when dropped (kept, and named on
+/// stderr, when the test panicked, for inspection). The one temp-dir
+/// helper of the tests: fixtures, tcpserver runs, the MariaDB datadir and
+/// install trees all live in one.
+pub struct TempDir {
+    path: PathBuf,
 }
 
-impl Fixture {
-    /// An empty qmail home (with an empty `control/`) and a recording
-    /// qmail-queue that exits 0.
-    pub fn new(name: &str) -> Fixture {
+impl TempDir {
+    /// `$TMPDIR/qmail-smtpd-test.PID.N.NAME`, mode 0755 (readable by the
+    /// unprivileged uids some tests run as).
+    pub fn new(name: &str) -> TempDir {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let safe: String = name
             .chars()
@@ -304,16 +305,53 @@ impl Fixture {
                 }
             })
             .collect();
-        let root = std::env::temp_dir().join(format!(
+        let path = std::env::temp_dir().join(format!(
             "qmail-smtpd-test.{}.{}.{}",
             std::process::id(),
             n,
             safe
         ));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).expect("create fixture root");
-        // Readable by the unprivileged uid some tests run as.
-        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temporary directory");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A path inside it.
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.path.join(rel)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("keeping {} for inspection", self.path.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// A qmail home in a fresh temporary directory.
+pub struct Fixture {
+    pub root: PathBuf,
+    pub home: PathBuf,
+    pub queue_dir: PathBuf,
+    /// Owns `root`.
+    dir: TempDir,
+}
+
+impl Fixture {
+    /// An empty qmail home (with an empty `control/`) and a recording
+    /// qmail-queue that exits 0.
+    pub fn new(name: &str) -> Fixture {
+        let dir = TempDir::new(name);
+        let root = dir.path().to_path_buf();
         let home = root.join("home");
         let queue_dir = root.join("queue");
         std::fs::create_dir_all(home.join("control")).unwrap();
@@ -322,6 +360,7 @@ impl Fixture {
             root,
             home,
             queue_dir,
+            dir,
         };
         f.queue(Queue::Record(0));
         f
@@ -537,16 +576,6 @@ fn list_dir(root: &Path, dir: &Path, out: &mut String) {
         );
         if md.is_dir() {
             list_dir(root, &p, out);
-        }
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("keeping fixture {} for inspection", self.root.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.root);
         }
     }
 }
@@ -921,6 +950,14 @@ impl Output {
     /// The server's bytes with each `250 ok UNIXTIME qp PID` checked (the
     /// time within the run, the pid one of qmail-queue's) and masked to
     /// `250 ok UNIXTIME qp PID`.
+    /// When the run started and ended (for checking masked times).
+    pub fn started(&self) -> SystemTime {
+        self.started
+    }
+    pub fn finished(&self) -> SystemTime {
+        self.finished
+    }
+
     pub fn masked_stdout(&self) -> Result<Vec<u8>, String> {
         mask_accepted(&self.stdout, self.started, self.finished, &self.calls)
     }

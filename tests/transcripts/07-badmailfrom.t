@@ -2,24 +2,24 @@
 # @domain; MAIL itself is accepted.
 ctl me mx.example
 ctl badmailfrom spammer@bad.example\n@worse.example
-C: MAIL FROM:<SPAMMER@bad.EXAMPLE>
-C: RCPT TO:<u@x.example>
-C: RCPT TO:<@foo>
-C: MAIL FROM:<anyone@Worse.Example>
-C: RCPT TO:<u@x.example>
-C: MAIL FROM:<other@bad.example>
-C: RCPT TO:<u@x.example>
-C: MAIL FROM:<x@sub.worse.example>
-C: RCPT TO:<u@x.example>
-C: QUIT
 S: 220 mx.example ESMTP
+C: MAIL FROM:<SPAMMER@bad.EXAMPLE>
 S: 250 ok
+C: RCPT TO:<u@x.example>
 S: 553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)
+C: RCPT TO:<@foo>
 S: 553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)
+C: MAIL FROM:<anyone@Worse.Example>
 S: 250 ok
+C: RCPT TO:<u@x.example>
 S: 553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)
+C: MAIL FROM:<other@bad.example>
 S: 250 ok
+C: RCPT TO:<u@x.example>
 S: 250 ok
+C: MAIL FROM:<x@sub.worse.example>
 S: 250 ok
+C: RCPT TO:<u@x.example>
 S: 250 ok
+C: QUIT
 S: 221 mx.example

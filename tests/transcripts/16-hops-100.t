@@ -1,8 +1,12 @@
 # SPEC 7 step 4: 100 Received/Delivered header lines are a loop.
 ctl me mx.example
+S: 220 mx.example ESMTP
 C: MAIL FROM:<a@b>
+S: 250 ok
 C: RCPT TO:<u@x.example>
+S: 250 ok
 C: DATA
+S: 354 go ahead
 C: Received: from hop1
 C: Received: from hop2
 C: Received: from hop3
@@ -106,10 +110,7 @@ C: received-spf: pass
 C: 
 C: Received: in the body does not count
 C: .
-C: QUIT
-S: 220 mx.example ESMTP
-S: 250 ok
-S: 250 ok
-S: 354 go ahead
+E: -
 S: 554 too many hops, this message is looping (#5.4.6)
+C: QUIT
 S: 221 mx.example

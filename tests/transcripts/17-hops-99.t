@@ -1,8 +1,12 @@
 # SPEC 7 step 4: 99 hops are fine.
 ctl me mx.example
+S: 220 mx.example ESMTP
 C: MAIL FROM:<a@b>
+S: 250 ok
 C: RCPT TO:<u@x.example>
+S: 250 ok
 C: DATA
+S: 354 go ahead
 C: RECEIVED: from hop1
 C: RECEIVED: from hop2
 C: RECEIVED: from hop3
@@ -105,10 +109,111 @@ C: RECEIVED: from hop99
 C: 
 C: Received: in the body does not count
 C: .
-C: QUIT
-S: 220 mx.example ESMTP
-S: 250 ok
-S: 250 ok
-S: 354 go ahead
+M: Received: from unknown (unknown)
+M:   by unknown with SMTP; DATE
+M: RECEIVED: from hop1
+M: RECEIVED: from hop2
+M: RECEIVED: from hop3
+M: RECEIVED: from hop4
+M: RECEIVED: from hop5
+M: RECEIVED: from hop6
+M: RECEIVED: from hop7
+M: RECEIVED: from hop8
+M: RECEIVED: from hop9
+M: RECEIVED: from hop10
+M: RECEIVED: from hop11
+M: RECEIVED: from hop12
+M: RECEIVED: from hop13
+M: RECEIVED: from hop14
+M: RECEIVED: from hop15
+M: RECEIVED: from hop16
+M: RECEIVED: from hop17
+M: RECEIVED: from hop18
+M: RECEIVED: from hop19
+M: RECEIVED: from hop20
+M: RECEIVED: from hop21
+M: RECEIVED: from hop22
+M: RECEIVED: from hop23
+M: RECEIVED: from hop24
+M: RECEIVED: from hop25
+M: RECEIVED: from hop26
+M: RECEIVED: from hop27
+M: RECEIVED: from hop28
+M: RECEIVED: from hop29
+M: RECEIVED: from hop30
+M: RECEIVED: from hop31
+M: RECEIVED: from hop32
+M: RECEIVED: from hop33
+M: RECEIVED: from hop34
+M: RECEIVED: from hop35
+M: RECEIVED: from hop36
+M: RECEIVED: from hop37
+M: RECEIVED: from hop38
+M: RECEIVED: from hop39
+M: RECEIVED: from hop40
+M: RECEIVED: from hop41
+M: RECEIVED: from hop42
+M: RECEIVED: from hop43
+M: RECEIVED: from hop44
+M: RECEIVED: from hop45
+M: RECEIVED: from hop46
+M: RECEIVED: from hop47
+M: RECEIVED: from hop48
+M: RECEIVED: from hop49
+M: RECEIVED: from hop50
+M: RECEIVED: from hop51
+M: RECEIVED: from hop52
+M: RECEIVED: from hop53
+M: RECEIVED: from hop54
+M: RECEIVED: from hop55
+M: RECEIVED: from hop56
+M: RECEIVED: from hop57
+M: RECEIVED: from hop58
+M: RECEIVED: from hop59
+M: RECEIVED: from hop60
+M: RECEIVED: from hop61
+M: RECEIVED: from hop62
+M: RECEIVED: from hop63
+M: RECEIVED: from hop64
+M: RECEIVED: from hop65
+M: RECEIVED: from hop66
+M: RECEIVED: from hop67
+M: RECEIVED: from hop68
+M: RECEIVED: from hop69
+M: RECEIVED: from hop70
+M: RECEIVED: from hop71
+M: RECEIVED: from hop72
+M: RECEIVED: from hop73
+M: RECEIVED: from hop74
+M: RECEIVED: from hop75
+M: RECEIVED: from hop76
+M: RECEIVED: from hop77
+M: RECEIVED: from hop78
+M: RECEIVED: from hop79
+M: RECEIVED: from hop80
+M: RECEIVED: from hop81
+M: RECEIVED: from hop82
+M: RECEIVED: from hop83
+M: RECEIVED: from hop84
+M: RECEIVED: from hop85
+M: RECEIVED: from hop86
+M: RECEIVED: from hop87
+M: RECEIVED: from hop88
+M: RECEIVED: from hop89
+M: RECEIVED: from hop90
+M: RECEIVED: from hop91
+M: RECEIVED: from hop92
+M: RECEIVED: from hop93
+M: RECEIVED: from hop94
+M: RECEIVED: from hop95
+M: RECEIVED: from hop96
+M: RECEIVED: from hop97
+M: RECEIVED: from hop98
+M: RECEIVED: from hop99
+M: 
+M: Received: in the body does not count
+E: Fa@b
+E: Tu@x.example
 S: 250 ok TIME qp PID
+C: QUIT
 S: 221 mx.example

@@ -1,14 +1,18 @@
 # SPEC 7 step 7: qmail-queue's exit code decides the reply.
 ctl me mx.example
 queue 53
-C: MAIL FROM:<a@b>
-C: RCPT TO:<u@x.example>
-C: DATA
-C: .
-C: QUIT
 S: 220 mx.example ESMTP
+C: MAIL FROM:<a@b>
 S: 250 ok
+C: RCPT TO:<u@x.example>
 S: 250 ok
+C: DATA
 S: 354 go ahead
+C: .
+M: Received: from unknown (unknown)
+M:   by unknown with SMTP; DATE
+E: Fa@b
+E: Tu@x.example
 S: 451 qq write error or disk full (#4.3.0)
+C: QUIT
 S: 221 mx.example

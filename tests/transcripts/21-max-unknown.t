@@ -2,14 +2,17 @@
 ctl me mx.example
 ctl rcpthosts nobody.example
 env MAXUNKNOWNRCPT=2
-C: MAIL FROM:<a@b>
-C: RCPT TO:<a@nobody.example>
-C: RCPT TO:<b@nobody.example>
-C: RCPT TO:<c@nobody.example>
-C: NOOP
 S: 220 mx.example ESMTP
+C: MAIL FROM:<a@b>
 S: 250 ok
+C: RCPT TO:<a@nobody.example>
+L: realrcptto PID  a@nobody.example
 S: 550 sorry, no mailbox here by that name. (#5.1.1)
+C: RCPT TO:<b@nobody.example>
+L: realrcptto PID  b@nobody.example
 S: 550 sorry, no mailbox here by that name. (#5.1.1)
+C: RCPT TO:<c@nobody.example>
+L: realrcptto PID  c@nobody.example
 S: 421 too many unknown recipients, closing connection (#4.7.0)
+C: NOOP
 exit 1

@@ -4,14 +4,15 @@
 only inprocess
 ctl me mx.example
 queue unstartable
-C: MAIL FROM:<a@b>
-C: RCPT TO:<u@x.example>
-C: DATA
-C: RCPT TO:<u@x.example>
-C: QUIT
 S: 220 mx.example ESMTP
+C: MAIL FROM:<a@b>
 S: 250 ok
+C: RCPT TO:<u@x.example>
 S: 250 ok
+C: DATA
+L: unable to start qmail-queue: fork failed
 S: 451 qqt failure (#4.3.0)
+C: RCPT TO:<u@x.example>
 S: 503 MAIL first (#5.5.1)
+C: QUIT
 S: 221 mx.example

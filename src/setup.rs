@@ -1,12 +1,13 @@
 //! Start-up: the environment and control files turned into a [`Setup`], as
-//! qmail-smtpd's `setup()` does, plus the host facts the session asks for.
+//! qmail-smtpd's `setup()` does, and the socket's addresses when tcpserver
+//! did not give them ([`Peer`]).
 
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
-use crate::addr::{Ipme, Rcpthosts};
+use crate::addr::Rcpthosts;
 use crate::control::{self, HostSet};
 use crate::queue::Program;
 use crate::session::Setup;
@@ -212,32 +213,6 @@ impl Peer {
     }
 }
 
-/// This host's IPv4 interface addresses, read at the first bracketed
-/// literal (most sessions never need them), as qmail's `ipme` lists them:
-/// 0.0.0.0 and the address of every interface that is up.
-#[derive(Default)]
-pub struct SystemIpme {
-    addrs: Option<Vec<[u8; 4]>>,
-}
-
-impl Ipme for SystemIpme {
-    fn is_me(&mut self, ip: [u8; 4]) -> io::Result<bool> {
-        if self.addrs.is_none() {
-            let mut addrs = vec![[0, 0, 0, 0]];
-            for ifa in nix::ifaddrs::getifaddrs()? {
-                if !ifa.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP) {
-                    continue;
-                }
-                if let Some(sin) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
-                    addrs.push(sin.ip().octets());
-                }
-            }
-            self.addrs = Some(addrs);
-        }
-        Ok(self.addrs.as_ref().is_some_and(|a| a.contains(&ip)))
-    }
-}
-
 /// The compiled-in home (build.rs), between newlines and tagged, so that
 /// `make install` can tell with grep which home a binary was built for.
 const CONF_QMAIL_LINE: &str = concat!("\nconf-qmail:", env!("CONF_QMAIL"), "\n");
@@ -263,6 +238,16 @@ pub fn qmail_home(env: &dyn Env) -> OsString {
 /// turn it on.
 pub fn switch(env: &dyn Env, name: &str) -> bool {
     env.get(name).is_some_and(|v| v != b"0")
+}
+
+/// The recipient check's switches: `NODOTQMAIL` (set: do not read the
+/// `.qmail` file qmail-local would run), `DOTQMAILFAIL=accept` (accept
+/// instead of 451 when a database that file points to cannot be read).
+pub fn check_options(env: &dyn Env) -> crate::resolve::Options {
+    crate::resolve::Options {
+        dotqmail: !is_set(env, "NODOTQMAIL"),
+        fail_accept: env.get("DOTQMAILFAIL").is_some_and(|v| v == b"accept"),
+    }
 }
 
 /// True when `name` is set (to anything).

@@ -7,6 +7,8 @@
 //! is a real user on old systems): a user name must never be dropped for
 //! not being UTF-8.
 
+pub mod sqlhelper;
+
 use std::ffi::{CStr, CString, OsStr};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -15,9 +17,9 @@ use std::path::Path;
 
 use nix::libc;
 
-use super::sqlhelper::SqlHelper;
 use super::{Passwd, SqlAnswer, SqlQuestion, Stat, System};
 use crate::cdb::Cdb;
+use sqlhelper::SqlHelper;
 
 /// The real user database (through NSS, as qmail-getpw's getpwnam) and
 /// file system. cdb files stay open for the session (a vpopmail domain's

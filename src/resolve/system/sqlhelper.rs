@@ -1,7 +1,7 @@
 //! qmail-smtpd's side of bin/qmail-vpopmail-sql: started on the first
 //! question of a session that needs vpopmail's MySQL database, kept for
 //! the session (one database connection), spoken to over two pipes with
-//! the line protocol of [`vmysql`](super::vmysql).
+//! the line protocol of [`vmysql`](crate::resolve::vmysql).
 //!
 //! Every answer has a deadline ([`ANSWER_DEADLINE`], longer than the
 //! helper's own connect and query deadlines together, so the helper
@@ -26,8 +26,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
-use super::vmysql::{Answer, HELPER, request_line};
-use super::{SqlAnswer, SqlQuestion};
+use crate::resolve::vmysql::{Answer, HELPER, request_line};
+use crate::resolve::{SqlAnswer, SqlQuestion};
 
 /// How long qmail-smtpd waits for one answer: the helper's connect
 /// deadline and its query deadline (5 s each), and 2 s to start it.

@@ -1,0 +1,51 @@
+//! STARTTLS and SMTPS by exec: all TLS code lives in qmail-smtpd-tls, so
+//! the plain qmail-smtpd started for every connection stays small and
+//! quick. This module is the hand-over: which program, what it is told,
+//! and the exec itself.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStringExt;
+
+/// The program that speaks TLS, relative to the qmail home (the working
+/// directory).
+pub const TLS_PROGRAM: &str = "bin/qmail-smtpd-tls";
+/// Set to `starttls` for qmail-smtpd-tls when a client's STARTTLS is
+/// due (`220 ready for tls`, handshake, no greeting after it); unset, it
+/// does implicit TLS (SMTPS: handshake, then the greeting).
+pub const TLS_MODE_VAR: &str = "QMAILSMTPD_TLS";
+/// The HELO/EHLO name for the Received header, carried across the exec in
+/// case the TLS handover fails and the session goes on in plain text.
+pub const TLS_HELO_VAR: &str = "QMAILSMTPD_HELO";
+
+/// Replaces this process with qmail-smtpd-tls (execv semantics: no $PATH
+/// search, the environment inherited, fds 0-2 kept; our own descriptors
+/// are close-on-exec). Returns only on failure, with an error that names
+/// the program.
+pub fn exec(starttls: bool, helo: Option<&[u8]>) -> io::Error {
+    // execve by hand: std's Command would add some 25 KB to this binary.
+    let var = |name: &str, value: &[u8]| CString::new([name.as_bytes(), b"=", value].concat()).ok();
+    let mut envp: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| k != TLS_MODE_VAR && k != TLS_HELO_VAR)
+        .filter_map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend(v.into_vec());
+            CString::new(kv).ok()
+        })
+        .collect();
+    if starttls {
+        envp.extend(var(TLS_MODE_VAR, b"starttls"));
+    }
+    if let Some(helo) = helo {
+        envp.extend(var(TLS_HELO_VAR, helo));
+    }
+    let path = CString::new(TLS_PROGRAM).expect("no NUL");
+    match nix::unistd::execve(&path, &[&path], &envp) {
+        Ok(never) => match never {},
+        Err(e) => {
+            let e = io::Error::from(e);
+            io::Error::new(e.kind(), format!("unable to exec {TLS_PROGRAM}: {e}"))
+        }
+    }
+}
