@@ -294,3 +294,46 @@ pub fn run(
     let events = events.borrow().clone();
     (code, events)
 }
+
+/// This host's addresses for tests: 127.0.0.1 only.
+pub struct Loopback;
+
+impl crate::ipme::Ipme for Loopback {
+    fn is_me(&mut self, ip: [u8; 4]) -> io::Result<bool> {
+        Ok(ip == [127, 0, 0, 1])
+    }
+}
+
+/// A set-up for tests and fuzzing: greeting and localiphost `mx.example`,
+/// rcpthosts `example.com` and `.sub.example.com`, badmailfrom
+/// `@bad.example`, databytes 1000, a client 192.0.2.1 (`client.example`),
+/// at most 50 recipients and 20 unknown ones, STARTTLS offered. Callers
+/// change what they test.
+pub fn setup() -> crate::session::Setup {
+    use crate::control::HostSet;
+    crate::session::Setup {
+        greeting: b"mx.example".to_vec(),
+        localiphost: Some(b"mx.example".to_vec()),
+        rcpthosts: crate::addr::Rcpthosts::from_hosts(Some(HostSet::new(vec![
+            b"example.com".to_vec(),
+            b".sub.example.com".to_vec(),
+        ]))),
+        badmailfrom: HostSet::new(vec![b"@bad.example".to_vec()]),
+        databytes: 1000,
+        relayclient: None,
+        remote_ip: b"192.0.2.1".to_vec(),
+        remote_host: b"client.example".to_vec(),
+        remote_info: None,
+        local: b"mx.example".to_vec(),
+        log_ip: Vec::new(),
+        pid: 1,
+        deny_all: false,
+        allow_bare_cr: false,
+        max_rcpt: 50,
+        max_unknown: 20,
+        unknown_delay: 0,
+        starttls: true,
+        require_tls: false,
+        cipher: None,
+    }
+}

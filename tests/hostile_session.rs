@@ -5,19 +5,9 @@
 
 use proptest::prelude::*;
 
-use qmail_smtpd::addr::Rcpthosts;
-use qmail_smtpd::control::HostSet;
 use qmail_smtpd::fake;
-use qmail_smtpd::ipme::Ipme;
 use qmail_smtpd::resolve::{RcptCheck, Verdict};
 use qmail_smtpd::session::{Action, Session, Setup};
-
-struct NoIp;
-impl Ipme for NoIp {
-    fn is_me(&mut self, ip: [u8; 4]) -> std::io::Result<bool> {
-        Ok(ip == [127, 0, 0, 1])
-    }
-}
 
 /// Unknown when the local part starts with "no".
 struct Fake;
@@ -33,29 +23,8 @@ impl RcptCheck for Fake {
 
 fn setup(relayclient: Option<&[u8]>) -> Setup {
     Setup {
-        greeting: b"mx.example".to_vec(),
-        localiphost: Some(b"mx.example".to_vec()),
-        rcpthosts: Rcpthosts::from_hosts(Some(HostSet::new(vec![
-            b"example.com".to_vec(),
-            b".sub.example.com".to_vec(),
-        ]))),
-        badmailfrom: HostSet::new(vec![b"@bad.example".to_vec()]),
-        databytes: 1000,
         relayclient: relayclient.map(<[u8]>::to_vec),
-        remote_ip: b"192.0.2.1".to_vec(),
-        remote_host: b"client.example".to_vec(),
-        remote_info: None,
-        local: b"mx.example".to_vec(),
-        log_ip: Vec::new(),
-        pid: 1,
-        deny_all: false,
-        allow_bare_cr: false,
-        max_rcpt: 50,
-        max_unknown: 20,
-        unknown_delay: 0,
-        starttls: true,
-        require_tls: false,
-        cipher: None,
+        ..fake::setup()
     }
 }
 
@@ -72,7 +41,7 @@ struct Run {
 /// Runs the session through the production driver loop, the input cut
 /// into reads at `cuts`.
 fn run(input: &[u8], cuts: &[usize], relayclient: Option<&[u8]>) -> Run {
-    let (mut ipme, mut check) = (NoIp, Fake);
+    let (mut ipme, mut check) = (fake::Loopback, Fake);
     let mut s = Session::new(setup(relayclient), &mut ipme, &mut check);
     s.greet();
     let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
@@ -301,7 +270,7 @@ fn pipelined_rcpts_beyond_the_limit_get_452() {
 
 #[test]
 fn unknown_recipient_delay_is_a_sleep_after_the_550() {
-    let (mut ipme, mut check) = (NoIp, Fake);
+    let (mut ipme, mut check) = (fake::Loopback, Fake);
     let mut setup = setup(None);
     setup.unknown_delay = 3;
     let mut s = Session::new(setup, &mut ipme, &mut check);
@@ -339,7 +308,7 @@ fn realrcptto_log_lines_are_session_output() {
             }
         }
     }
-    let mut ipme = NoIp;
+    let mut ipme = fake::Loopback;
     let mut check = Check;
     let mut s = Session::new(
         Setup {

@@ -6,20 +6,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use qmail_smtpd::addr::Rcpthosts;
-use qmail_smtpd::control::HostSet;
 use qmail_smtpd::fake::{self, Behaviour, End};
-use qmail_smtpd::ipme::Ipme;
 use qmail_smtpd::queue::Outcome;
 use qmail_smtpd::resolve::{Deferral, RcptCheck, Verdict};
 use qmail_smtpd::session::{Session, Setup};
-
-struct Me;
-impl Ipme for Me {
-    fn is_me(&mut self, ip: [u8; 4]) -> std::io::Result<bool> {
-        Ok(ip == [127, 0, 0, 1])
-    }
-}
 
 /// The verdict is chosen by the address's last byte.
 struct Check;
@@ -36,29 +26,15 @@ impl RcptCheck for Check {
 
 fn setup(flags: u8) -> Setup {
     Setup {
-        greeting: b"mx.example".to_vec(),
-        localiphost: Some(b"mx.example".to_vec()),
-        rcpthosts: Rcpthosts::from_hosts(Some(HostSet::new(vec![
-            b"example.com".to_vec(),
-            b".sub.example.com".to_vec(),
-        ]))),
-        badmailfrom: HostSet::new(vec![b"@bad.example".to_vec()]),
         databytes: if flags & 1 != 0 { 300 } else { 0 },
         relayclient: (flags & 2 != 0).then(|| b"".to_vec()),
-        remote_ip: b"192.0.2.1".to_vec(),
-        remote_host: b"client.example".to_vec(),
-        remote_info: None,
-        local: b"mx.example".to_vec(),
-        log_ip: Vec::new(),
-        pid: 1,
         deny_all: flags & 4 != 0,
         allow_bare_cr: flags & 8 != 0,
         max_rcpt: 20,
         max_unknown: 10,
-        unknown_delay: 0,
         starttls: flags & 16 != 0,
         require_tls: flags & 32 != 0,
-        cipher: None,
+        ..fake::setup()
     }
 }
 
@@ -70,7 +46,7 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     let chunk = usize::from(chunk).max(1);
-    let (mut me, mut check) = (Me, Check);
+    let (mut me, mut check) = (fake::Loopback, Check);
     let mut s = Session::new(setup(flags), &mut me, &mut check);
     s.greet();
     // qmail-queue's runs, in turn: unstartable, unexecutable, then exiting
