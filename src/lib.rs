@@ -27,3 +27,4 @@ pub mod resolve;
 pub mod server;
 pub mod session;
 pub mod smtpd;
+pub mod validrcptto;
