@@ -83,6 +83,12 @@ impl Cdb {
         })
     }
 
+    /// A cdb over a file already open (the validrcptto cdbs are opened
+    /// once, at start-up, as the patches do, and kept for the session).
+    pub fn from_file(file: File) -> Cdb {
+        Cdb { file }
+    }
+
     /// Two little-endian u32 at `pos`. A file too short to hold them is
     /// damaged (qmail's cdb_seek fails the same way).
     fn pair(&self, pos: u64) -> io::Result<(u32, u32)> {

@@ -46,3 +46,4 @@ pub mod server;
 pub mod session;
 pub mod setup;
 pub mod starttls;
+pub mod validrcptto;

@@ -73,3 +73,11 @@ pub const HELP: &[u8] = concat!(
     "\r\n"
 )
 .as_bytes();
+
+// validrcptto (see src/validrcptto.rs): the refusal both published forms
+// give (John Simpson's jms1 combined patch, err_vrt; sagredo's qmail,
+// err_vrt), and Simpson's hang-up at VALIDRCPTTO_LIMIT misses (die_vrt;
+// sagredo's brtlimit sends the same text).
+pub const NOT_IN_VALIDRCPTTO: &[u8] =
+    b"553 sorry, this recipient is not in my validrcptto list (#5.7.1)\r\n";
+pub const TOO_MANY_INVALID: &[u8] = b"421 too many invalid addresses, goodbye (#4.3.0)\r\n";
