@@ -184,6 +184,7 @@ fn drive(
                 flush(client, session.output())?;
                 host.sleep(secs);
             }
+            Action::Tarpit(secs) => host.sleep(secs),
             Action::StartTls => {
                 flush(client, session.output())?;
                 let why = host.start_tls(session.helo_name());

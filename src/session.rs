@@ -67,6 +67,14 @@ pub struct Setup {
     pub max_unknown: u32,
     /// Seconds to pause after each unknown recipient.
     pub unknown_delay: u64,
+    /// The tarpit patch's control/tarpitcount ($TARPITCOUNT), as its C
+    /// `int`: 0 is off; from the count-th accepted recipient of a
+    /// transaction on, each `250 ok` waits `tarpit_delay` seconds.
+    pub tarpit_count: i32,
+    /// control/tarpitdelay ($TARPITDELAY), default 5.
+    pub tarpit_delay: u64,
+    /// John Simpson's and sagredo's validrcptto, when configured.
+    pub validrcptto: crate::validrcptto::Config,
     /// Offer STARTTLS: control/servercert.pem exists, DISABLETLS is not
     /// set, and the session is not encrypted yet.
     pub starttls: bool,
@@ -92,6 +100,10 @@ pub enum Action {
     FinishQueue(Option<Vec<u8>>),
     /// Flush the output, then pause this many seconds.
     Sleep(u64),
+    /// Pause this many seconds with the output held (the tarpit: the
+    /// `250 ok` it delays is written after the pause, as the patch's
+    /// buffered reply is).
+    Tarpit(u64),
     /// Flush the output and exit with this status.
     Exit(i32),
     /// STARTTLS: flush the output and hand the connection to
@@ -458,9 +470,24 @@ impl<'a> Session<'a> {
             self.log_rcpt(&addr, "refused: too many recipients");
             return None;
         }
+        // validrcptto (both forms) only for recipients rcpthosts allowed:
+        // under RELAYCLIENT neither patch looks.
+        let listed = if self.setup.relayclient.is_none() {
+            match self.validrcptto(&addr) {
+                Ok(listed) => listed,
+                Err(action) => {
+                    self.log_rcpt(&addr, "refused: validrcptto");
+                    return action;
+                }
+            }
+        } else {
+            false
+        };
         // With QMAILRRTDENYALL, once one recipient is unknown the message
-        // will be refused at DATA, so the rest need no check.
-        if !(self.setup.deny_all && self.deny_any) {
+        // will be refused at DATA, so the rest need no check. A recipient
+        // sagredo's validrcptto lists is not checked either (the patch
+        // skips chkuser for it).
+        if !listed && !(self.setup.deny_all && self.deny_any) {
             match self.rcpt_check.check(&addr, &mut self.logs) {
                 Verdict::Accept => self.log_rcpt(&addr, "accepted"),
                 Verdict::Defer(why) => {
@@ -487,7 +514,55 @@ impl<'a> Session<'a> {
         self.rcpt_to.push(0);
         self.rcpt_count += 1;
         self.out.extend_from_slice(reply::OK);
-        None
+        self.tarpit()
+    }
+
+    /// The tarpit patch: `if (tarpitcount && ++rcptcount >= tarpitcount)`
+    /// sleep before the `250 ok`. The count is of recipients accepted in
+    /// this transaction (MAIL starts it afresh); refused ones do not count.
+    fn tarpit(&self) -> Option<Action> {
+        let count = self.setup.tarpit_count;
+        (count != 0 && self.rcpt_count as i64 >= i64::from(count) && self.setup.tarpit_delay > 0)
+            .then_some(Action::Tarpit(self.setup.tarpit_delay))
+    }
+
+    /// John Simpson's validrcptto.cdb, then sagredo's validrcptto: `Err`
+    /// is the action when the recipient is refused (the reply is out),
+    /// `Ok(true)` when sagredo's list accepts it without the recipient
+    /// check, `Ok(false)` when the recipient check decides.
+    fn validrcptto(&mut self, addr: &[u8]) -> Result<bool, Option<Action>> {
+        use crate::validrcptto::{SagredoVerdict, SimpsonVerdict};
+        if let Some(simpson) = &mut self.setup.validrcptto.simpson {
+            match simpson.check(addr, &mut self.logs) {
+                SimpsonVerdict::Listed => {}
+                SimpsonVerdict::Refused => {
+                    self.out.extend_from_slice(reply::NOT_IN_VALIDRCPTTO);
+                    return Err(None);
+                }
+                SimpsonVerdict::RefusedHangUp => {
+                    return Err(Some(self.die(reply::TOO_MANY_INVALID)));
+                }
+                SimpsonVerdict::Trouble(e) => {
+                    self.log(log::Level::Warn, || format!("unable to read controls: {e}"));
+                    return Err(Some(self.die(reply::CONTROLS)));
+                }
+            }
+        }
+        if let Some(sagredo) = &mut self.setup.validrcptto.sagredo {
+            match sagredo.check(addr, &mut self.logs) {
+                SagredoVerdict::Accept => return Ok(true),
+                SagredoVerdict::Neutral => {}
+                SagredoVerdict::Refused => {
+                    self.out.extend_from_slice(reply::NOT_IN_VALIDRCPTTO);
+                    return Err(None);
+                }
+                SagredoVerdict::Trouble(e) => {
+                    self.log(log::Level::Warn, || format!("unable to read controls: {e}"));
+                    return Err(Some(self.die(reply::CONTROLS)));
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// Logs an unknown recipient the way log parsers expect, and enforces

@@ -131,6 +131,9 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         max_unknown: env_ulong(env, "MAXUNKNOWNRCPT")
             .map_or(DEFAULT_MAX_UNKNOWN, |n| n.min(u64::from(u32::MAX)) as u32),
         unknown_delay: env_ulong(env, "UNKNOWNRCPTDELAY").unwrap_or(0).min(3600),
+        tarpit_count: tarpit_number(home, env, "tarpitcount", "TARPITCOUNT", 0)?,
+        tarpit_delay: tarpit_delay(tarpit_number(home, env, "tarpitdelay", "TARPITDELAY", 5)?),
+        validrcptto: crate::validrcptto::load(home, env)?,
         // As the TLS patch: offered when the file is there (stat only; it
         // is read by qmail-smtpd-tls, after STARTTLS).
         starttls: !switch(env, "DISABLETLS") && std::fs::metadata(ctl("servercert.pem")).is_ok(),
@@ -147,6 +150,41 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         queue_program,
         me,
     })
+}
+
+/// Longest tarpit pause, in seconds: the patch sleeps whatever the number
+/// says (a TARPITDELAY that wraps negative is 68 years there); an hour
+/// already holds a tcpserver slot longer than any client waits.
+const MAX_TARPIT_DELAY: i32 = 3600;
+
+/// The pause in seconds: at most MAX_TARPIT_DELAY, which is also what a
+/// $TARPITDELAY that wraps negative in the patch's `int` gets.
+fn tarpit_delay(n: i32) -> u64 {
+    if n < 0 {
+        MAX_TARPIT_DELAY as u64
+    } else {
+        n.min(MAX_TARPIT_DELAY) as u64
+    }
+}
+
+/// The tarpit patch's numbers: control/NAME read as `control_readint`
+/// does (a line that is no number leaves the default; negative becomes
+/// 0), then $VAR, when set, as `scan_ulong` into the same C `int`.
+fn tarpit_number(
+    home: &Path,
+    env: &dyn Env,
+    name: &str,
+    var: &str,
+    default: i32,
+) -> io::Result<i32> {
+    let mut n = match control::read_ulong(&control::path(home, name))? {
+        Some(v) => (v as i32).max(0),
+        None => default,
+    };
+    if let Some(v) = env_ulong(env, var) {
+        n = v as i32;
+    }
+    Ok(n)
 }
 
 /// control/rcpthosts, and control/morercpthosts.cdb when it can be opened

@@ -281,6 +281,7 @@ fn sagredo_keys(laddr: &[u8]) -> Vec<(Vec<u8>, bool)> {
 
 /// Both forms as configured for this connection; `None` where a form is
 /// not configured.
+#[derive(Default)]
 pub struct Config {
     pub simpson: Option<Simpson>,
     pub sagredo: Option<Sagredo>,

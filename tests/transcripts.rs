@@ -21,6 +21,7 @@
 //! E: FIELD           a field of its envelope (`Fsender`, `Trecipient`);
 //!                    `E: -` when it got none (the message was refused)
 //! L: TEXT            a log line (realrcptto lines, warnings)
+//! P: N               a pause of N seconds (UNKNOWNRCPTDELAY, tarpit)
 //! ```
 //!
 //! The C/S/M/E/L lines are in the order things happen: each reply follows
@@ -146,7 +147,7 @@ fn escape(b: &[u8]) -> String {
     s
 }
 
-const CONVERSATION: [&str; 6] = ["C: ", "C> ", "S: ", "M: ", "E: ", "L: "];
+const CONVERSATION: [&str; 7] = ["C: ", "C> ", "S: ", "M: ", "E: ", "L: ", "P: "];
 
 fn parse_text(name: &str, text: &str) -> Transcript {
     let mut t = Transcript {
@@ -315,7 +316,7 @@ fn render(events: &[Event], sends: &[(Vec<u8>, String)]) -> Vec<String> {
                 out.extend(queued_lines(message, envelope.as_deref()))
             }
             Event::Log(r) => out.extend(log_line(r)),
-            Event::Slept(_) => {}
+            Event::Slept(secs) => out.push(format!("P: {secs}")),
         }
     }
     out.extend(sends[next..].iter().map(|(_, l)| l.clone()));
@@ -405,7 +406,9 @@ fn diff(want: &[String], got: &[String]) -> String {
     s
 }
 
-/// Everything but the order: replies, what was queued, the log.
+/// Everything but the order: replies, what was queued, the log. (Pauses
+/// are checked in-process only: the binary's sleeps are seen by strace,
+/// in tests/tarpit.rs.)
 fn unordered(lines: &[String]) -> [Vec<String>; 3] {
     let of = |k: &[&str]| {
         lines
