@@ -4,7 +4,7 @@
 //!
 //! The SMTP session is a sans-IO state machine ([`session::Session`]): it is
 //! fed bytes and answers with replies and effects. The only code that touches
-//! file descriptors is in [`io`] and [`queue`].
+//! file descriptors is in [`io`], [`queue`] and [`rcptcheck::spawn`].
 //!
 //! No `unsafe` code except the global allocator in [`oom`], which answers
 //! 421 when memory runs out (an allocator cannot be written without it),
@@ -21,6 +21,7 @@ pub mod io;
 pub mod logger;
 pub mod oom;
 pub mod queue;
+pub mod rcptcheck;
 pub mod received;
 pub mod reply;
 pub mod resolve;
