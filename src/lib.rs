@@ -13,8 +13,9 @@
 //! the in-memory edges of [`fake`].
 //!
 //! Where the system is touched: start-up ([`server`], [`setup`],
-//! [`control`]), the client's fds, clock and stderr ([`io`], [`logger`]),
-//! qmail-queue ([`queue`]), the STARTTLS exec ([`starttls`]), interface
+//! [`control`], [`validrcptto::load`]), the client's fds, clock and stderr
+//! ([`io`], [`logger`]), qmail-queue ([`queue`]), the RCPTCHECK program
+//! ([`rcptcheck::spawn`]), the STARTTLS exec ([`starttls`]), interface
 //! addresses ([`ipme`]), cdb files ([`cdb`]), and for the recipient check
 //! [`resolve::system`] (passwd, stat, files, the MySQL helper). Nothing in
 //! [`session`], [`data`], [`command`], [`addr`], [`received`] or the rest
@@ -39,6 +40,7 @@ pub mod ipme;
 pub mod logger;
 pub mod oom;
 pub mod queue;
+pub mod rcptcheck;
 pub mod received;
 pub mod reply;
 pub mod resolve;

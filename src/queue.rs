@@ -447,14 +447,14 @@ fn write_within(f: &File, mut bytes: &[u8], timeout: Duration) -> Result<(), Sta
     Ok(())
 }
 
-fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
+pub(crate) fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
     let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
     fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
     Ok(())
 }
 
 /// errno values from exec itself (as opposed to pipe/fork trouble).
-fn is_exec_errno(errno: i32) -> bool {
+pub(crate) fn is_exec_errno(errno: i32) -> bool {
     use nix::errno::Errno::*;
     [
         ENOENT,

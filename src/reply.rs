@@ -81,3 +81,19 @@ pub const HELP: &[u8] = concat!(
 pub const NOT_IN_VALIDRCPTTO: &[u8] =
     b"553 sorry, this recipient is not in my validrcptto list (#5.7.1)\r\n";
 pub const TOO_MANY_INVALID: &[u8] = b"421 too many invalid addresses, goodbye (#4.3.0)\r\n";
+// RCPTCHECK, the per-recipient program (see rcptcheck.rs): the texts of
+// Jay Soffian's patch as notqmail carries it, and of sagredo's extension.
+/// Exit 100: the notqmail patch's code (sagredo's answers 550).
+pub const RCPTCHECK_NO_MAILBOX: &[u8] = b"553 sorry, no mailbox here by that name. (#5.1.1)\r\n";
+/// Exit 111; then exit 1.
+pub const RCPTCHECK_UNVERIFIED: &[u8] = b"421 unable to verify recipient (#4.3.0)\r\n";
+/// Exit 120, exec failure, a crash, waitpid failure, the program killed
+/// for running past timeoutsmtpd; then exit 1.
+pub const RCPTCHECK_UNEXECUTED: &[u8] = b"421 unable to execute recipient check (#4.3.0)\r\n";
+/// The program could not be started (fork failed); then exit 1.
+pub const RCPTCHECK_FORK: &[u8] = b"421 unable to fork (#4.3.0)\r\n";
+/// sagredo's exit 113; then exit 1.
+pub const RCPTCHECK_OVERLIMIT: &[u8] = b"421 you have exceeded your messaging limits (#4.3.0)\r\n";
+/// sagredo's answer when the fd 4 line does not start with a 4xx or 5xx
+/// code (exit 100 or 113); the session goes on.
+pub const RCPTCHECK_BAD_FD4: &[u8] = b"451 temporary problem (#4.4.2)\r\n";
