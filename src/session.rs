@@ -75,6 +75,8 @@ pub struct Setup {
     pub tarpit_delay: u64,
     /// John Simpson's and sagredo's validrcptto, when configured.
     pub validrcptto: crate::validrcptto::Config,
+    /// $RCPTCHECK: when it runs, and the program.
+    pub rcptcheck: Option<(crate::rcptcheck::Config, Box<dyn crate::rcptcheck::Checker>)>,
     /// Offer STARTTLS: control/servercert.pem exists, DISABLETLS is not
     /// set, and the session is not encrypted yet.
     pub starttls: bool,
@@ -83,6 +85,17 @@ pub struct Setup {
     /// The session runs over TLS with this cipher suite (OpenSSL's name),
     /// which the Received header records.
     pub cipher: Option<Vec<u8>>,
+}
+
+/// What validrcptto said of a recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listed {
+    /// Not listed (or neither form configured): the recipient check decides.
+    No,
+    /// Simpson's cdb lists it: the recipient check still decides.
+    Valid,
+    /// sagredo's list accepts it: no recipient check.
+    Accepted,
 }
 
 /// What the I/O layer must do next.
@@ -449,21 +462,13 @@ impl<'a> Session<'a> {
             self.log_rcpt(&addr, "refused: sender in badmailfrom");
             return None;
         }
+        // The address before any RELAYCLIENT suffix, for RCPTCHECK's
+        // RCPTHOSTS.
+        let parsed_len = addr.len();
         if let Some(suffix) = &self.setup.relayclient {
             addr.extend_from_slice(suffix);
-        } else {
-            match self.setup.rcpthosts.allowed(&addr) {
-                Ok(true) => {}
-                Ok(false) => {
-                    self.out.extend_from_slice(reply::NOGATEWAY);
-                    self.log_rcpt(&addr, "refused: domain not in rcpthosts");
-                    return None;
-                }
-                Err(e) => {
-                    self.log(log::Level::Warn, || format!("unable to read controls: {e}"));
-                    return Some(self.die(reply::CONTROLS));
-                }
-            }
+        } else if let Err(action) = self.rcpthosts(&addr) {
+            return action;
         }
         if self.rcpt_count >= self.setup.max_rcpt {
             self.out.extend_from_slice(reply::TOO_MANY_RCPTS);
@@ -481,32 +486,19 @@ impl<'a> Session<'a> {
                 }
             }
         } else {
-            false
+            Listed::No
         };
+        if let Err(action) = self.rcptcheck(&addr, parsed_len, listed != Listed::No) {
+            return action;
+        }
         // With QMAILRRTDENYALL, once one recipient is unknown the message
         // will be refused at DATA, so the rest need no check. A recipient
         // sagredo's validrcptto lists is not checked either (the patch
         // skips chkuser for it).
-        if !listed && !(self.setup.deny_all && self.deny_any) {
-            match self.rcpt_check.check(&addr, &mut self.logs) {
-                Verdict::Accept => self.log_rcpt(&addr, "accepted"),
-                Verdict::Defer(why) => {
-                    self.log_deferred(&addr, &why);
-                    self.out.extend_from_slice(reply::MAILBOX_DEFERRED);
-                    return None;
-                }
-                Verdict::CdbTrouble => return Some(self.die(reply::CDB)),
-                Verdict::SysTrouble => return Some(self.die(reply::SYSUSERS)),
-                Verdict::Unknown => {
-                    if let Some(action) = self.unknown(&addr) {
-                        return Some(action);
-                    }
-                    if !self.setup.deny_all {
-                        self.log_rcpt(&addr, "refused: no mailbox here by that name");
-                        self.out.extend_from_slice(reply::NO_MAILBOX);
-                        return self.unknown_delay();
-                    }
-                }
+        let skip = listed == Listed::Accepted || (self.setup.deny_all && self.deny_any);
+        if !skip {
+            if let Err(action) = self.recipient_check(&addr) {
+                return action;
             }
         }
         self.rcpt_to.push(b'T');
@@ -515,6 +507,107 @@ impl<'a> Session<'a> {
         self.rcpt_count += 1;
         self.out.extend_from_slice(reply::OK);
         self.tarpit()
+    }
+
+    /// control/rcpthosts and morercpthosts.cdb, without RELAYCLIENT: `Err`
+    /// is the end of this RCPT (the reply is out) with the action, if any.
+    fn rcpthosts(&mut self, addr: &[u8]) -> Result<(), Option<Action>> {
+        match self.setup.rcpthosts.allowed(addr) {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                self.out.extend_from_slice(reply::NOGATEWAY);
+                self.log_rcpt(addr, "refused: domain not in rcpthosts");
+                Err(None)
+            }
+            Err(e) => {
+                self.log(log::Level::Warn, || format!("unable to read controls: {e}"));
+                Err(Some(self.die(reply::CONTROLS)))
+            }
+        }
+    }
+
+    /// The realrcptto check: `Err` is the end of this RCPT (the reply is
+    /// out) with the action, if any. Under QMAILRRTDENYALL an unknown
+    /// recipient is taken (the message is refused at DATA).
+    fn recipient_check(&mut self, addr: &[u8]) -> Result<(), Option<Action>> {
+        match self.rcpt_check.check(addr, &mut self.logs) {
+            Verdict::Accept => self.log_rcpt(addr, "accepted"),
+            Verdict::Defer(why) => {
+                self.log_deferred(addr, &why);
+                self.out.extend_from_slice(reply::MAILBOX_DEFERRED);
+                return Err(None);
+            }
+            Verdict::CdbTrouble => return Err(Some(self.die(reply::CDB))),
+            Verdict::SysTrouble => return Err(Some(self.die(reply::SYSUSERS))),
+            Verdict::Unknown => {
+                if let Some(action) = self.unknown(addr) {
+                    return Err(Some(action));
+                }
+                if !self.setup.deny_all {
+                    self.log_rcpt(addr, "refused: no mailbox here by that name");
+                    self.out.extend_from_slice(reply::NO_MAILBOX);
+                    return Err(self.unknown_delay());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// $RCPTCHECK, when set and it applies (without RELAYCLIENT, or with
+    /// sagredo's RCPTCHECKRELAYCLIENT): the program decides to go on or
+    /// refuse. `parsed_len` is the address's length before the RELAYCLIENT
+    /// suffix; `found` says whether validrcptto vouched for it.
+    fn rcptcheck(
+        &mut self,
+        addr: &[u8],
+        parsed_len: usize,
+        found: bool,
+    ) -> Result<(), Option<Action>> {
+        let relayclient = self.setup.relayclient.is_some();
+        if !self
+            .setup
+            .rcptcheck
+            .as_ref()
+            .is_some_and(|(config, _)| config.runs(relayclient))
+        {
+            return Ok(());
+        }
+        // RCPTHOSTS: without RELAYCLIENT the domain passed rcpthosts already.
+        let rcpt_hosts = if relayclient {
+            match self.setup.rcpthosts.allowed(&addr[..parsed_len]) {
+                Ok(allowed) => allowed,
+                Err(e) => {
+                    self.log(log::Level::Warn, || format!("unable to read controls: {e}"));
+                    return Err(Some(self.die(reply::CONTROLS)));
+                }
+            }
+        } else {
+            true
+        };
+        let helo = self.fake_helo.as_deref().unwrap_or(&self.setup.remote_host);
+        let request = crate::rcptcheck::Request {
+            sender: &self.mail_from,
+            recipient: addr,
+            helo,
+            rcpt_found: found,
+            rcpt_hosts,
+        };
+        let (_, checker) = self.setup.rcptcheck.as_mut().expect("checked above");
+        let (decision, records) = crate::rcptcheck::check(checker.as_mut(), &request);
+        self.logs.extend(records);
+        match decision {
+            crate::rcptcheck::Decision::Accept | crate::rcptcheck::Decision::Ignore => Ok(()),
+            crate::rcptcheck::Decision::Refuse {
+                reply,
+                close: false,
+            } => {
+                self.out.extend_from_slice(&reply);
+                Err(None)
+            }
+            crate::rcptcheck::Decision::Refuse { reply, close: true } => {
+                Err(Some(self.die(&reply)))
+            }
+        }
     }
 
     /// The tarpit patch: `if (tarpitcount && ++rcptcount >= tarpitcount)`
@@ -527,14 +620,14 @@ impl<'a> Session<'a> {
     }
 
     /// John Simpson's validrcptto.cdb, then sagredo's validrcptto: `Err`
-    /// is the action when the recipient is refused (the reply is out),
-    /// `Ok(true)` when sagredo's list accepts it without the recipient
-    /// check, `Ok(false)` when the recipient check decides.
-    fn validrcptto(&mut self, addr: &[u8]) -> Result<bool, Option<Action>> {
+    /// is the end of this RCPT (the reply is out) with the action, if any;
+    /// `Ok` says whether and how the recipient is listed.
+    fn validrcptto(&mut self, addr: &[u8]) -> Result<Listed, Option<Action>> {
+        let mut listed = Listed::No;
         use crate::validrcptto::{SagredoVerdict, SimpsonVerdict};
         if let Some(simpson) = &mut self.setup.validrcptto.simpson {
             match simpson.check(addr, &mut self.logs) {
-                SimpsonVerdict::Listed => {}
+                SimpsonVerdict::Listed => listed = Listed::Valid,
                 SimpsonVerdict::Refused => {
                     self.out.extend_from_slice(reply::NOT_IN_VALIDRCPTTO);
                     return Err(None);
@@ -550,7 +643,7 @@ impl<'a> Session<'a> {
         }
         if let Some(sagredo) = &mut self.setup.validrcptto.sagredo {
             match sagredo.check(addr, &mut self.logs) {
-                SagredoVerdict::Accept => return Ok(true),
+                SagredoVerdict::Accept => return Ok(Listed::Accepted),
                 SagredoVerdict::Neutral => {}
                 SagredoVerdict::Refused => {
                     self.out.extend_from_slice(reply::NOT_IN_VALIDRCPTTO);
@@ -562,7 +655,7 @@ impl<'a> Session<'a> {
                 }
             }
         }
-        Ok(false)
+        Ok(listed)
     }
 
     /// Logs an unknown recipient the way log parsers expect, and enforces

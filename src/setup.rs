@@ -134,6 +134,7 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         tarpit_count: tarpit_number(home, env, "tarpitcount", "TARPITCOUNT", 0)?,
         tarpit_delay: tarpit_delay(tarpit_number(home, env, "tarpitdelay", "TARPITDELAY", 5)?),
         validrcptto: crate::validrcptto::load(home, env)?,
+        rcptcheck: rcptcheck(env, timeout),
         // As the TLS patch: offered when the file is there (stat only; it
         // is read by qmail-smtpd-tls, after STARTTLS).
         starttls: !switch(env, "DISABLETLS") && std::fs::metadata(ctl("servercert.pem")).is_ok(),
@@ -150,6 +151,18 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         queue_program,
         me,
     })
+}
+
+/// $RCPTCHECK, with its program run by [`crate::rcptcheck::spawn`],
+/// bounded by timeoutsmtpd.
+fn rcptcheck(
+    env: &dyn Env,
+    timeout: u64,
+) -> Option<(crate::rcptcheck::Config, Box<dyn crate::rcptcheck::Checker>)> {
+    let config = crate::rcptcheck::Config::from_env(|name| env.get(name))?;
+    let spawner =
+        crate::rcptcheck::spawn::Spawner::new(&config, std::time::Duration::from_secs(timeout));
+    Some((config, Box::new(spawner)))
 }
 
 /// Longest tarpit pause, in seconds: the patch sleeps whatever the number

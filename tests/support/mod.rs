@@ -390,6 +390,19 @@ impl Fixture {
         self
     }
 
+    /// Writes an executable (0755) under the qmail home, creating
+    /// directories; no child is forked meanwhile (see [`spawn`]), so none
+    /// holds it open for writing when it runs (ETXTBSY).
+    pub fn script(&self, rel: &str, text: &str) -> &Self {
+        let p = self.home.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        let _exclusive = EXEC_LOCK.write().unwrap_or_else(|e| e.into_inner());
+        write_mode(&p, text, 0o755);
+        self
+    }
+
     /// Removes a file under the qmail home.
     pub fn remove(&self, rel: &str) -> &Self {
         let _ = std::fs::remove_file(self.home.join(rel));
