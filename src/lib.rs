@@ -46,3 +46,5 @@ pub mod server;
 pub mod session;
 pub mod setup;
 pub mod starttls;
+#[cfg(test)]
+pub(crate) mod testdir;
