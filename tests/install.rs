@@ -25,6 +25,9 @@ fn make(dir: &Path, args: &[String]) -> String {
         .args(args)
         .env_remove("MAKEFLAGS")
         .env_remove("CONF_QMAIL")
+        // The Makefile's TARGET_DIR defaults to it: the stand-in project
+        // must build into its own target/ (make_real names TARGET_DIR).
+        .env_remove("CARGO_TARGET_DIR")
         .output()
         .unwrap();
     let text = format!(
