@@ -73,10 +73,15 @@ use std::time::Instant;
 use nix::fcntl::OFlag;
 
 /// The tests' private MariaDB server (Debian's mariadb-server-core), for
-/// the MariaDB row; it wants these two from its parent module.
+/// the MariaDB row; it wants `spawn`, `output` and the tests' `TempDir`
+/// (its data directory) from its parent module.
 #[path = "../tests/support/mariadb.rs"]
 #[allow(dead_code)]
 mod mariadb;
+#[path = "../tests/support/tempdir.rs"]
+#[allow(dead_code)]
+mod tempdir;
+use tempdir::TempDir;
 
 fn spawn(cmd: &mut Command) -> io::Result<std::process::Child> {
     cmd.spawn()

@@ -153,6 +153,7 @@ impl Cdb {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testdir::TempDir;
 
     fn write(path: &Path, records: &[(&[u8], &[u8])]) {
         let mut w = cdb2::CDBWriter::create(path).unwrap();
@@ -162,16 +163,9 @@ mod tests {
         w.finish().unwrap();
     }
 
-    fn tempdir(tag: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("cdb-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     #[test]
     fn finds_what_a_writer_wrote_and_nothing_else() {
-        let dir = tempdir("rw");
+        let dir = TempDir::new("cdb-rw");
         let path = dir.join("x.cdb");
         let keys: Vec<Vec<u8>> = (0..2000).map(|i| format!("key{i}").into_bytes()).collect();
         let mut records: Vec<(&[u8], &[u8])> = keys.iter().map(|k| (&k[..], &k[1..])).collect();
@@ -187,21 +181,19 @@ mod tests {
         assert_eq!(cdb.get(b"dup").unwrap().as_deref(), Some(&b"first"[..]));
         assert_eq!(cdb.get(b"key2000").unwrap(), None);
         assert_eq!(cdb.get(b"nope").unwrap(), None);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn an_empty_cdb_has_no_keys() {
-        let dir = tempdir("empty");
+        let dir = TempDir::new("cdb-empty");
         let path = dir.join("x.cdb");
         write(&path, &[]);
         assert_eq!(Cdb::open(&path).unwrap().get(b"a").unwrap(), None);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn damage_is_an_error_not_a_miss() {
-        let dir = tempdir("damaged");
+        let dir = TempDir::new("cdb-damaged");
         // Shorter than the header.
         std::fs::write(dir.join("short"), b"not a cdb").unwrap();
         let e = Cdb::open(&dir.join("short")).unwrap().get(b"").unwrap_err();
@@ -218,7 +210,6 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
         // A directory: opened, but every read fails.
-        assert!(Cdb::open(&dir).unwrap().get(b"k").is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(Cdb::open(dir.path()).unwrap().get(b"k").is_err());
     }
 }

@@ -170,8 +170,7 @@ mod tests {
 
     #[test]
     fn list_and_line_rules() {
-        let dir = std::env::temp_dir().join(format!("ctl-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::testdir::TempDir::new("ctl-test");
         let f = dir.join("list");
         std::fs::write(&f, b"# comment\n\nExample.COM  \n .x\t\nlast").unwrap();
         assert_eq!(
@@ -180,12 +179,12 @@ mod tests {
         );
         assert_eq!(read_line(&f).unwrap().unwrap(), b"# comment".to_vec());
         assert_eq!(read_line(&dir.join("missing")).unwrap(), None);
-        let e = read_line(&dir).expect_err("a directory is unreadable, not absent");
+        let e = read_line(dir.path()).expect_err("a directory is unreadable, not absent");
         assert!(
-            e.to_string().starts_with(&format!("{}: ", dir.display())),
+            e.to_string()
+                .starts_with(&format!("{}: ", dir.path().display())),
             "the error names the file: {e}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -48,4 +48,6 @@ pub mod server;
 pub mod session;
 pub mod setup;
 pub mod starttls;
+#[cfg(test)]
+pub(crate) mod testdir;
 pub mod validrcptto;

@@ -819,9 +819,8 @@ mod tests {
         }
     }
 
-    fn home(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("vrt-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+    fn home(tag: &str) -> crate::testdir::TempDir {
+        let d = crate::testdir::TempDir::new(&format!("vrt-{tag}"));
         std::fs::create_dir_all(d.join("control")).unwrap();
         d
     }
@@ -847,7 +846,6 @@ mod tests {
         ]));
         let c = load(&h, &env).unwrap();
         assert!(c.simpson.is_none() && c.sagredo.is_none());
-        std::fs::remove_dir_all(&h).unwrap();
     }
 
     #[test]
@@ -889,7 +887,6 @@ mod tests {
             ("VALIDRCPTTO_LIMIT", &b"none"[..]),
         ]));
         assert_eq!(load(&h, &env).unwrap().simpson.unwrap().limit, 0);
-        std::fs::remove_dir_all(&h).unwrap();
     }
 
     #[test]
@@ -927,6 +924,5 @@ mod tests {
         // A list that exists but cannot be read: die_control.
         let env = MapEnv(BTreeMap::from([("VALIDRCPTTO", &b"control"[..])]));
         assert!(load(&h, &env).is_err());
-        std::fs::remove_dir_all(&h).unwrap();
     }
 }

@@ -2,6 +2,8 @@
 //! recipient accepted, the unknown one refused at RCPT, and one message
 //! queued.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -11,15 +13,15 @@ fn demo_shows_accepted_and_refused_recipients() {
     let bin = Path::new(env!("CARGO_BIN_EXE_qmail-smtpd"))
         .parent()
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("demo-{}", std::process::id()));
+    // demo.sh empties and fills DEMO_DIR itself.
+    let dir = support::TempDir::new("demo");
     let out = Command::new("bash")
         .arg(top.join("scripts/demo.sh"))
         .env("DEMO_BIN", bin)
-        .env("DEMO_DIR", &dir)
+        .env("DEMO_DIR", dir.join("home"))
         .env_remove("NOREALRCPTTO")
         .output()
         .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "demo failed\n{stdout}\n{stderr}");

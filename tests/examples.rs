@@ -6,48 +6,14 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn top() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-struct Kill(Child, PathBuf);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        let _ = std::fs::remove_dir_all(&self.1);
-    }
-}
-
-fn home(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("examples-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("control")).unwrap();
-    std::fs::create_dir_all(dir.join("bin")).unwrap();
-    std::fs::write(dir.join("control/me"), "mx.example\n").unwrap();
-    std::fs::write(dir.join("control/rcpthosts"), "mx.example\n").unwrap();
-    let q = dir.join("bin/qmail-queue");
-    std::fs::write(
-        &q,
-        "#!/bin/sh\nexec 3<&1\ncat > \"$0.message\"\ncat <&3 > \"$0.envelope\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&q, std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Connects (retrying while the server starts) and runs one session.
@@ -124,8 +90,15 @@ fn xinetd_service_file_serves_smtp() {
         .map(Path::new)
         .find(|p| p.exists());
     let xinetd = xinetd.expect("xinetd (Debian package xinetd)");
-    let dir = home("xinetd");
-    let port = free_port();
+    // control/me, control/rcpthosts and the recording qmail-queue as
+    // bin/qmail-queue, where the server looks with QMAILHOME alone.
+    let f = support::Fixture::with_controls(
+        "xinetd",
+        &[("me", "mx.example\n"), ("rcpthosts", "mx.example\n")],
+    );
+    f.install_queue(&f.home.join("bin/qmail-queue"), support::Queue::Record(0));
+    let dir = &f.home;
+    let port = support::free_port();
     // The shipped file, pointed at this build, this port and a test home;
     // everything else (socket type, wait, flags) as shipped.
     let shipped = std::fs::read_to_string(top().join("examples/xinetd.d/smtp")).unwrap();
@@ -147,17 +120,18 @@ fn xinetd_service_file_serves_smtp() {
             }
         }
     }
-    let conf_path = dir.join("xinetd.conf");
+    let conf_path = f.root.join("xinetd.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    let server = Command::new(xinetd)
-        .args(["-dontfork", "-stayalive", "-f"])
-        .arg(&conf_path)
-        .arg("-pidfile")
-        .arg(dir.join("xinetd.pid"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let server = support::spawn(
+        Command::new(xinetd)
+            .args(["-dontfork", "-stayalive", "-f"])
+            .arg(&conf_path)
+            .arg("-pidfile")
+            .arg(f.root.join("xinetd.pid"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
     // u@mx.example is users/cdb's (nobody, with an empty home): qmail would
     // bounce it, whatever this machine's passwd holds.
     std::fs::create_dir_all(dir.join("users")).unwrap();
@@ -170,8 +144,7 @@ fn xinetd_service_file_serves_smtp() {
     w.add(&key, &value).unwrap();
     w.add(b"", b"").unwrap();
     w.finish().unwrap();
-    let dir2 = dir.clone();
-    let _guard = Kill(server, dir2);
+    let _guard = support::KillOnDrop(server);
     let out = session(port, b"HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<u@elsewhere.example>\r\nRCPT TO:<u@mx.example>\r\nQUIT\r\n");
     // No TCP* variables under xinetd, and stderr is the socket: only SMTP
     // replies reach the client, never a log line.

@@ -5,8 +5,10 @@
 //! PREFIX (the qmail home compiled in), and not otherwise: an up-to-date
 //! install needs no cargo.
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
@@ -23,6 +25,9 @@ fn make(dir: &Path, args: &[String]) -> String {
         .args(args)
         .env_remove("MAKEFLAGS")
         .env_remove("CONF_QMAIL")
+        // The Makefile's TARGET_DIR defaults to it: the stand-in project
+        // must build into its own target/ (make_real names TARGET_DIR).
+        .env_remove("CARGO_TARGET_DIR")
         .output()
         .unwrap();
     let text = format!(
@@ -73,8 +78,8 @@ const NETQMAIL_MAN: &[u8] = b".TH qmail-smtpd 8\n.SH NAME\nqmail-smtpd \\- recei
 
 #[test]
 fn install_lays_out_files_keeps_netqmail_and_uninstall_puts_it_back() {
-    let dest = std::env::temp_dir().join(format!("install-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dest);
+    let tmp = support::TempDir::new("install");
+    let dest = tmp.path();
     let bin = dest.join("var/qmail/bin");
     let man8 = dest.join("var/qmail/man/man8");
     std::fs::create_dir_all(&bin).unwrap();
@@ -83,7 +88,7 @@ fn install_lays_out_files_keeps_netqmail_and_uninstall_puts_it_back() {
     std::fs::write(bin.join("qmail-smtpd"), NETQMAIL_BIN).unwrap();
     std::fs::write(man8.join("qmail-smtpd.8"), NETQMAIL_MAN).unwrap();
 
-    let log = make_real("install", &dest);
+    let log = make_real("install", dest);
     assert!(log.contains("qmail-smtpd.netqmail"), "{log}");
     assert!(log.contains("qmail-smtpd.8.netqmail"), "{log}");
     assert!(!log.contains("building them again"), "{log}");
@@ -118,7 +123,7 @@ fn install_lays_out_files_keeps_netqmail_and_uninstall_puts_it_back() {
     }
 
     // A second install replaces ours and leaves the backups alone.
-    make_real("install", &dest);
+    make_real("install", dest);
     assert_eq!(
         std::fs::read(bin.join("qmail-smtpd.netqmail")).unwrap(),
         NETQMAIL_BIN
@@ -147,7 +152,7 @@ fn install_lays_out_files_keeps_netqmail_and_uninstall_puts_it_back() {
     );
 
     // Uninstall: netqmail's files back in place, ours gone.
-    let log = make_real("uninstall", &dest);
+    let log = make_real("uninstall", dest);
     assert!(log.contains("restored"), "{log}");
     assert_eq!(names(&bin), ["qmail-smtpd"]);
     assert_eq!(names(&man8), ["qmail-smtpd.8"]);
@@ -160,23 +165,22 @@ fn install_lays_out_files_keeps_netqmail_and_uninstall_puts_it_back() {
         NETQMAIL_MAN
     );
     // Nothing of ours left: a second uninstall changes nothing.
-    make_real("uninstall", &dest);
+    make_real("uninstall", dest);
     assert_eq!(names(&bin), ["qmail-smtpd"]);
     assert_eq!(names(&man8), ["qmail-smtpd.8"]);
-    let _ = std::fs::remove_dir_all(&dest);
 }
 
 #[test]
 fn uninstall_leaves_a_foreign_qmail_smtpd_alone() {
-    let dest = std::env::temp_dir().join(format!("uninstall-foreign-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dest);
+    let tmp = support::TempDir::new("uninstall-foreign");
+    let dest = tmp.path();
     let bin = dest.join("var/qmail/bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::write(bin.join("qmail-smtpd"), NETQMAIL_BIN).unwrap();
-    make_real("install", &dest);
+    make_real("install", dest);
     // Someone installs another qmail-smtpd over ours since.
     std::fs::write(bin.join("qmail-smtpd"), b"\x7fELF another one").unwrap();
-    let log = make_real("uninstall", &dest);
+    let log = make_real("uninstall", dest);
     assert!(log.contains("is not ours: left alone"), "{log}");
     assert_eq!(
         std::fs::read(bin.join("qmail-smtpd")).unwrap(),
@@ -186,7 +190,6 @@ fn uninstall_leaves_a_foreign_qmail_smtpd_alone() {
         std::fs::read(bin.join("qmail-smtpd.netqmail")).unwrap(),
         NETQMAIL_BIN
     );
-    let _ = std::fs::remove_dir_all(&dest);
 }
 
 /// A copy of the project's Makefile and man pages with stand-in sources
@@ -194,13 +197,12 @@ fn uninstall_leaves_a_foreign_qmail_smtpd_alone() {
 /// and the conf-qmail line build.rs compiles in, for CONF_QMAIL) and logs
 /// each build to cargo.log.
 struct Fake {
-    dir: PathBuf,
+    dir: support::TempDir,
 }
 
 impl Fake {
     fn new(name: &str) -> Fake {
-        let dir = std::env::temp_dir().join(format!("make-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = support::TempDir::new(&format!("make-{name}"));
         std::fs::create_dir_all(dir.join("src/bin")).unwrap();
         std::fs::create_dir_all(dir.join("man")).unwrap();
         std::fs::copy(top().join("Makefile"), dir.join("Makefile")).unwrap();
@@ -246,7 +248,7 @@ impl Fake {
             format!("CARGO={cargo}"),
         ];
         all.extend(args.iter().map(|a| a.to_string()));
-        make(&self.dir, &all)
+        make(self.dir.path(), &all)
     }
 
     fn builds(&self) -> Vec<String> {
@@ -264,14 +266,6 @@ impl Fake {
             .unwrap()
             .set_modified(t)
             .unwrap();
-    }
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 }
 
@@ -328,7 +322,7 @@ fn make_install_builds_for_its_prefix() {
     assert_eq!(f.builds()[2], "build CONF_QMAIL=unset");
     // make PREFIX=... builds for that home too.
     make(
-        &f.dir,
+        f.dir.path(),
         &[
             "build".into(),
             "PREFIX=/srv/q".into(),

@@ -2,31 +2,15 @@
 //! delivering one message. Every message must be queued exactly once and
 //! byte-identical to what its client sent.
 
+mod support;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SESSIONS: usize = 200;
-
-struct Server(Child, PathBuf);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        let _ = std::fs::remove_dir_all(&self.1);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn which(prog: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?
@@ -68,24 +52,26 @@ fn session(port: u16, i: usize) -> String {
 #[test]
 fn two_hundred_concurrent_sessions_each_queued_once() {
     let tcpserver = which("tcpserver").expect("tcpserver is needed (Debian package ucspi-tcp)");
-    let dir = std::env::temp_dir().join(format!("load-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    // The qmail home is the TempDir itself. Its qmail-queue is a script of
+    // its own, not the fixtures' recording stand-in: 200 runs at once need
+    // mktemp's unique names, where the stand-in numbers its runs by
+    // looking for the first free N.
+    let tmp = support::TempDir::new("load");
+    let dir = tmp.path();
     for d in ["control", "bin", "queue"] {
         std::fs::create_dir_all(dir.join(d)).unwrap();
     }
     std::fs::write(dir.join("control/me"), "mx.example\n").unwrap();
     std::fs::write(dir.join("control/rcpthosts"), "example.com\n").unwrap();
-    let q = dir.join("bin/qmail-queue");
-    std::fs::write(
-        &q,
-        format!(
+    support::write_mode(
+        &dir.join("bin/qmail-queue"),
+        &format!(
             "#!/bin/sh\nf=$(mktemp {}/queue/msg.XXXXXXXX) || exit 53\nexec 3<&1\ncat > \"$f\" || exit 53\ncat <&3 > \"$f.env\" || exit 54\nexit 0\n",
             dir.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&q, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let port = free_port();
+        0o755,
+    );
+    let port = support::free_port();
     let child = Command::new(tcpserver)
         .args([
             "-c",
@@ -102,14 +88,14 @@ fn two_hundred_concurrent_sessions_each_queued_once() {
         .arg(env!("CARGO_BIN_EXE_qmail-smtpd"))
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .env("QMAILHOME", &dir)
+        .env("QMAILHOME", dir)
         .env("NOREALRCPTTO", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _server = Server(child, dir.clone());
+    let _server = support::KillOnDrop(child);
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(

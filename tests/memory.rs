@@ -4,35 +4,28 @@
 //! Measured with GNU time's `%M` (getrusage's ru_maxrss of the server
 //! process), so the figure is the server's own, not this test's.
 
+mod support;
+
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 /// The ceiling in KiB, as documented in qmail-smtpd(8).
 const CEILING_KIB: u64 = 4096;
 
-struct Home(PathBuf);
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn home(name: &str) -> Home {
-    let dir = std::env::temp_dir().join(format!("memory-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// A qmail home (the TempDir itself) whose bin/qmail-queue reads and
+/// discards the message: not the fixtures' recording stand-in, which
+/// would write each gigabyte to disk.
+fn home(name: &str) -> support::TempDir {
+    let dir = support::TempDir::new(&format!("memory-{name}"));
     std::fs::create_dir_all(dir.join("control")).unwrap();
     std::fs::create_dir_all(dir.join("bin")).unwrap();
     std::fs::write(dir.join("control/me"), "mx.example\n").unwrap();
-    let q = dir.join("bin/qmail-queue");
-    std::fs::write(
-        &q,
+    support::write_mode(
+        &dir.join("bin/qmail-queue"),
         "#!/bin/sh\nexec 3<&1\ncat > /dev/null\ncat <&3 > /dev/null\nexit 0\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&q, std::fs::Permissions::from_mode(0o755)).unwrap();
-    Home(dir)
+        0o755,
+    );
+    dir
 }
 
 /// Runs the server on input produced by `feed`, returning its replies and
@@ -52,7 +45,7 @@ fn peak(
     cmd.args(["-f", "%M", env!("CARGO_BIN_EXE_qmail-smtpd")])
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .env("QMAILHOME", &h.0)
+        .env("QMAILHOME", h.path())
         .env("NOREALRCPTTO", "1");
     for (k, v) in env {
         cmd.env(k, v);

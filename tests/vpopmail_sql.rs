@@ -672,8 +672,7 @@ fn helper_protocol_and_settings() {
         "vpop_proto_single",
         Tables::PerDomain,
     );
-    let dir = std::env::temp_dir().join(format!("qmail-smtpd-test.{}.helper", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = support::TempDir::new("helper");
     let conf = dir.join("vpopmail.mysql");
     let sock = db.socket.display().to_string();
 
@@ -767,5 +766,4 @@ fn helper_protocol_and_settings() {
     );
     let (out, _) = ask_helper(&conf, "");
     assert_eq!(out, "", "no question, no connection");
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -175,6 +175,7 @@ pub fn rewrite_with_host(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testdir::TempDir;
 
     fn lines(v: &[&str]) -> Vec<Vec<u8>> {
         v.iter().map(|s| s.as_bytes().to_vec()).collect()
@@ -213,10 +214,10 @@ mod tests {
 
     #[test]
     fn envnoathost_defaults_to_me_then_literal() {
-        let dir = tempdir("envnoathost");
+        let dir = TempDir::new("resolve-rewrite-envnoathost");
         std::fs::create_dir_all(dir.join("control")).unwrap();
         std::fs::write(dir.join("control/me"), "me.example\n").unwrap();
-        let r = Routing::load_in(&dir).unwrap();
+        let r = Routing::load_in(dir.path()).unwrap();
         assert_eq!(r.envnoathost(), b"me.example");
         assert_eq!(
             local_of(&r, "joe"),
@@ -226,42 +227,40 @@ mod tests {
 
         std::fs::write(dir.join("control/envnoathost"), "other.example \n").unwrap();
         assert_eq!(
-            Routing::load_in(&dir).unwrap().envnoathost(),
+            Routing::load_in(dir.path()).unwrap().envnoathost(),
             b"other.example"
         );
 
         std::fs::remove_file(dir.join("control/me")).unwrap();
         std::fs::remove_file(dir.join("control/envnoathost")).unwrap();
         std::fs::write(dir.join("control/locals"), "x.example\n").unwrap();
-        let r = Routing::load_in(&dir).unwrap();
+        let r = Routing::load_in(dir.path()).unwrap();
         assert_eq!(r.envnoathost(), b"envnoathost");
         // An unqualified address is then not local, and not silently local either.
         assert_eq!(run(&r, "joe").0, b"joe@envnoathost");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn locals_and_me_both_missing_is_an_error() {
-        let dir = tempdir("nolocals");
+        let dir = TempDir::new("resolve-rewrite-nolocals");
         std::fs::create_dir_all(dir.join("control")).unwrap();
-        let e = Routing::load_in(&dir).unwrap_err();
+        let e = Routing::load_in(dir.path()).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
         // An unreadable control file is an error too, not "absent".
         std::fs::create_dir_all(dir.join("control/virtualdomains")).unwrap();
         std::fs::write(dir.join("control/me"), "me.example\n").unwrap();
-        assert!(Routing::load_in(&dir).is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(Routing::load_in(dir.path()).is_err());
     }
 
     #[test]
     fn locals_lines_and_vdoms_are_read() {
-        let dir = tempdir("loadall");
+        let dir = TempDir::new("resolve-rewrite-loadall");
         std::fs::create_dir_all(dir.join("control")).unwrap();
         std::fs::write(dir.join("control/me"), "me.example\n").unwrap();
         std::fs::write(dir.join("control/locals"), "# c\nA.example\n\nb.example\n").unwrap();
         std::fs::write(dir.join("control/percenthack"), "gw.example\n").unwrap();
         std::fs::write(dir.join("control/virtualdomains"), "v.example:pre\n").unwrap();
-        let r = Routing::load_in(&dir).unwrap();
+        let r = Routing::load_in(dir.path()).unwrap();
         assert_eq!(local_of(&r, "x@a.EXAMPLE"), Some("x".into()));
         assert_eq!(local_of(&r, "x@b.example"), Some("x".into()));
         assert_eq!(
@@ -271,7 +270,6 @@ mod tests {
         );
         assert_eq!(local_of(&r, "x%a.example@gw.example"), Some("x".into()));
         assert_eq!(local_of(&r, "x@v.example"), Some("pre-x".into()));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -400,12 +398,5 @@ mod tests {
     fn locals_win_over_virtualdomains() {
         let r = routing(&["both.example"], &[], &["both.example:pre"]);
         assert_eq!(local_of(&r, "x@both.example"), Some("x".into()));
-    }
-
-    fn tempdir(tag: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("resolve-rewrite-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
     }
 }

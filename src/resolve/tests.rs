@@ -21,8 +21,8 @@ fn routing() -> Routing {
 
 /// A users/cdb path that does not exist (its directory is never created).
 fn no_cdb(tag: &str) -> std::path::PathBuf {
-    std::env::temp_dir()
-        .join(format!("resolve-{tag}-{}-absent", std::process::id()))
+    std::path::Path::new("/nonexistent")
+        .join(format!("resolve-{tag}-absent"))
         .join("cdb")
 }
 
@@ -164,7 +164,6 @@ fn users_cdb_comes_before_passwd() {
         r.system().pw_asked,
         [b"joe-list".to_vec(), b"joe".to_vec(), b"qmailp".to_vec()]
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -196,7 +195,6 @@ fn users_cdb_trouble_and_short_records() {
         "short record: qmail-lspawn's Internal qmail-lspawn bug."
     );
     assert_eq!(verdict(&mut r, "nobody@example.com"), Verdict::Unknown);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -421,7 +419,6 @@ fn users_cdb_deliveries_meet_qmail_local_checks() {
     }
     assert_eq!(verdict(&mut r, "rel@example.com"), Verdict::Unknown);
     assert_eq!(verdict(&mut r, "ok@example.com"), Verdict::Accept);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -457,7 +454,8 @@ mod catchalls {
         )
     }
 
-    fn users_cdb(tag: &str) -> std::path::PathBuf {
+    /// The directory (removed when dropped) and its users/cdb.
+    fn users_cdb(tag: &str) -> (crate::testdir::TempDir, std::path::PathBuf) {
         let dir = tempdir(tag);
         let path = dir.join("cdb");
         let assign = [
@@ -467,7 +465,7 @@ mod catchalls {
         ];
         let assign: Vec<&[u8]> = assign.iter().map(|l| l.as_bytes()).collect();
         newu(&path, &assign);
-        path
+        (dir, path)
     }
 
     /// The fake's users/cdb as the vpopmail code reads it (vget_assign).
@@ -513,7 +511,7 @@ mod catchalls {
 
     #[test]
     fn vdelivermail_bounce_no_mailbox() {
-        let cdb = users_cdb("vpop");
+        let (_dir, cdb) = users_cdb("vpop");
         let mut r = Resolver::with_users_cdb(vrouting(), vfake(), &cdb);
         assert_eq!(v(&mut r, "joe@example.net"), Verdict::Accept);
         assert_eq!(v(&mut r, "JOE@Example.NET"), Verdict::Accept);
@@ -547,7 +545,7 @@ mod catchalls {
 
     #[test]
     fn qmail_ext_as_vpopmail_was_built() {
-        let cdb = users_cdb("vpop-ext");
+        let (_dir, cdb) = users_cdb("vpop-ext");
         let f = vfake().text(
             "/home/vpopmail/include/vpopmail_config.h",
             0,
@@ -567,7 +565,7 @@ mod catchalls {
 
     #[test]
     fn a_database_the_check_cannot_read_is_never_a_550() {
-        let cdb = users_cdb("vpop-fail");
+        let (_dir, cdb) = users_cdb("vpop-fail");
         let f = vfake().cdb_error(&format!("{DIR}/vpasswd.cdb"), libc::EACCES);
         let mut r = Resolver::with_users_cdb(vrouting(), f, &cdb);
         assert!(matches!(
@@ -618,7 +616,7 @@ mod catchalls {
 
     #[test]
     fn vdelivermail_syntax_and_missing_domain_records() {
-        let cdb = users_cdb("vpop-syntax");
+        let (_dir, cdb) = users_cdb("vpop-syntax");
         let f = vfake().text(
             &format!("{DIR}/.qmail-default"),
             VP,
@@ -640,7 +638,7 @@ mod catchalls {
 
     #[test]
     fn nodotqmail_turns_the_layer_off() {
-        let cdb = users_cdb("vpop-off");
+        let (_dir, cdb) = users_cdb("vpop-off");
         let mut r = Resolver::with_users_cdb(vrouting(), vfake(), &cdb).with_options(Options {
             dotqmail: false,
             ..Options::default()
@@ -824,18 +822,19 @@ mod vpopmail_sql {
         )
     }
 
-    fn users_cdb(tag: &str) -> std::path::PathBuf {
+    /// The directory (removed when dropped) and its users/cdb.
+    fn users_cdb(tag: &str) -> (crate::testdir::TempDir, std::path::PathBuf) {
         let dir = tempdir(tag);
         let path = dir.join("cdb");
         let a = format!("+example.net-:example.net:{VP}:{VP}:{DIR}:-::");
         let b = format!("+alias.net-:example.net:{VP}:{VP}:{DIR}:-::");
         newu(&path, &[a.as_bytes(), b.as_bytes()]);
-        path
+        (dir, path)
     }
 
     #[test]
     fn users_valiases_alias_domains_and_a_database_that_is_down() {
-        let cdb = users_cdb("vpop-sql");
+        let (_dir, cdb) = users_cdb("vpop-sql");
         let mut r = Resolver::with_users_cdb(vrouting(), sql_fake(), &cdb);
         let v = |r: &mut Resolver<Fake>, a: &str| r.explain_steps(a.as_bytes()).1;
         assert_eq!(v(&mut r, "joe@example.net"), Verdict::Accept);

@@ -278,11 +278,8 @@ pub(crate) mod tests {
         w.finish().unwrap();
     }
 
-    pub(crate) fn tempdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("resolve-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    pub(crate) fn tempdir(tag: &str) -> crate::testdir::TempDir {
+        crate::testdir::TempDir::new(&format!("resolve-{tag}"))
     }
 
     type Hde = (Vec<u8>, Vec<u8>, Vec<u8>);
@@ -359,7 +356,6 @@ pub(crate) mod tests {
         for (local, want) in cases {
             assert_eq!(look(&mut u, local).0.unwrap().hde(), want, "{local:?}");
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -409,7 +405,6 @@ pub(crate) mod tests {
             look(&mut u, b"joe").0.unwrap().hde(),
             hit("/h/joe", "-", "w")
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -419,7 +414,6 @@ pub(crate) mod tests {
         let (r, steps) = look(&mut u, b"joe");
         assert_eq!(r.unwrap(), Assignment::NotListed);
         assert_eq!(steps, vec![Step::UsersCdbAbsent]);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -437,7 +431,6 @@ pub(crate) mod tests {
             matches!(&steps[..], [Step::UsersCdbTrouble { .. }]),
             "{steps:?}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -460,7 +453,6 @@ pub(crate) mod tests {
         std::fs::write(dir.join("broken"), &bytes).unwrap();
         let mut u = UsersCdb::new(dir.join("broken"));
         assert!(look(&mut u, b"joe").0.is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn cdb2_hash(key: &[u8]) -> u32 {
@@ -501,7 +493,6 @@ pub(crate) mod tests {
         // Five NULs: the extension is empty; text after a sixth NUL is ignored.
         assert_eq!(look(&mut u, b"d").0.unwrap().hde(), hit("/h", "-", ""));
         assert_eq!(look(&mut u, b"e").0.unwrap().hde(), hit("/h", "-", "ext"));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -526,7 +517,6 @@ pub(crate) mod tests {
         assert_eq!(ids(&mut u, b"b"), (12, 0), "leading digits only");
         assert_eq!(ids(&mut u, b"c"), (0, 1), "truncated to 32 bits");
         assert_eq!(ids(&mut u, b"d"), (0, 0), "no digits: 0");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Our fixtures are real cdb files: freecdb's cdbdump (the cdb code
@@ -560,7 +550,6 @@ pub(crate) mod tests {
             +6,19:!list-->l\x005002\x005002\x00/h/l\x00-\x00\n\
             +0,1:->-\n\n";
         assert_eq!(out.stdout, want);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -580,6 +569,5 @@ pub(crate) mod tests {
             look_with(&mut sys, &mut u, b"joe").0.unwrap().hde(),
             hit("/h/joe", "-", "x")
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

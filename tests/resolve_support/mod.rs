@@ -12,6 +12,12 @@ use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::PathBuf;
 use std::process::Command;
 
+/// The tests' one temporary-directory helper (tests/support is not
+/// included by the resolve tests; this is the part they need).
+#[path = "../support/tempdir.rs"]
+mod tempdir;
+use tempdir::TempDir;
+
 pub const TOOL: &str = env!("CARGO_BIN_EXE_qmail-realrcptto");
 pub const SMTPD: &str = env!("CARGO_BIN_EXE_qmail-smtpd");
 
@@ -51,18 +57,19 @@ macro_rules! require_root {
 pub struct Fixture {
     pub root: PathBuf,
     passwd: Vec<Vec<u8>>,
+    /// Owns `root`.
+    _dir: TempDir,
 }
 
 impl Fixture {
     /// An empty fixture in a fresh directory (world-searchable, so an
     /// unprivileged run can reach the qmail home).
     pub fn new(tag: &str) -> Fixture {
-        let root = std::env::temp_dir().join(format!("resolve-tool-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
+        let dir = TempDir::new(&format!("resolve-tool-{tag}"));
+        let root = dir.path().to_path_buf();
         fs::create_dir_all(root.join("qmail/control")).unwrap();
         fs::create_dir_all(root.join("qmail/users")).unwrap();
         for d in [
-            &root,
             &root.join("qmail"),
             &root.join("qmail/control"),
             &root.join("qmail/users"),
@@ -77,6 +84,7 @@ impl Fixture {
                 b"root:x:0:0:root:/root:/bin/sh".to_vec(),
                 format!("qmailp:x:{QMAILP}:{NOFILES}::/var/qmail:/bin/sh").into_bytes(),
             ],
+            _dir: dir,
         }
     }
 
@@ -259,14 +267,6 @@ impl Fixture {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             context,
-        }
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.root);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! A private MariaDB server, started by the test that needs it: Debian's
 //! `mariadb-server-core` and `mariadb-client-core` (the binaries; no
 //! system service is involved). `mariadb-install-db` makes a fresh data
-//! directory under the temporary directory, `mariadbd` serves it on a
+//! directory in a [`super::TempDir`], `mariadbd` serves it on a
 //! unix socket there with networking off, and the real `mariadb` client
 //! loads schemas and rows as the database's root (password-less, on that
 //! socket only).
@@ -10,19 +10,17 @@
 //! the child of a small `sh` that holds a pipe from this process; when
 //! the pipe closes (the [`MariaDb`] is dropped, or the test binary exits
 //! with a server still in a `static`), the shell kills that pid, waits for
-//! it and removes the directory.
+//! it and removes the directory (the `TempDir` is handed over to it: this
+//! directory goes even when the test panicked).
 //!
-//! Needs `super::spawn` (the harness's fork lock); the benchmark includes
-//! this file with a plain one of its own.
+//! Needs `super::spawn` and `super::output` (the harness's fork lock) and
+//! `super::TempDir`; the benchmark includes this file and tempdir.rs, with
+//! a plain `spawn` and `output` of its own.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A running private server.
 pub struct MariaDb {
@@ -95,16 +93,9 @@ impl MariaDb {
         let install = need("mariadb-install-db", "mariadb-server-core");
         let mariadbd = need("mariadbd", "mariadb-server-core");
         need("mariadb", "mariadb-client-core");
-        let dir = std::env::temp_dir().join(format!(
-            "qmail-smtpd-mariadb.{}.{}.{name}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        // The server runs as root; the recipient check (as nobody) must
-        // reach the socket.
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Mode 0755: the server runs as root; the recipient check (as
+        // nobody) must reach the socket. The watchdog below removes it.
+        let dir = super::TempDir::new(&format!("mariadb-{name}")).into_path();
         let data = dir.join("data");
         let socket = dir.join("mysqld.sock");
         let pid_file = dir.join("mariadbd.pid");

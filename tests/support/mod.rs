@@ -40,6 +40,9 @@
 
 pub mod mariadb;
 pub mod tcpserver;
+mod tempdir;
+
+pub use tempdir::TempDir;
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -50,7 +53,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The binary under test.
@@ -252,8 +254,6 @@ impl Queue {
     }
 }
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
 /// Writing an executable while another thread forks lets the child inherit
 /// the write descriptor until it execs; exec'ing the script then fails with
 /// ETXTBSY ("text file busy"). Tests run in parallel threads, so every
@@ -274,67 +274,24 @@ pub fn exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
     EXEC_LOCK.write().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A child (a server: tcpserver, xinetd) killed and reaped when dropped,
+/// whatever happens; declare it after the [`TempDir`] it works in, so it
+/// is gone before the directory is.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `cmd.output()`, spawned through [`spawn`].
 pub fn output(cmd: &mut Command) -> std::io::Result<std::process::Output> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     spawn(cmd)?.wait_with_output()
-}
-
-/// A fresh temporary directory, removed when dropped (kept, and named on
-/// stderr, when the test panicked, for inspection). The one temp-dir
-/// helper of the tests: fixtures, tcpserver runs, the MariaDB datadir and
-/// install trees all live in one.
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    /// `$TMPDIR/qmail-smtpd-test.PID.N.NAME`, mode 0755 (readable by the
-    /// unprivileged uids some tests run as).
-    pub fn new(name: &str) -> TempDir {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let safe: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let path = std::env::temp_dir().join(format!(
-            "qmail-smtpd-test.{}.{}.{}",
-            std::process::id(),
-            n,
-            safe
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temporary directory");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        TempDir { path }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// A path inside it.
-    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
-        self.path.join(rel)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("keeping {} for inspection", self.path.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
 }
 
 /// A qmail home in a fresh temporary directory.
