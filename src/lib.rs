@@ -17,6 +17,7 @@ pub mod cdb;
 pub mod command;
 pub mod control;
 pub mod data;
+pub mod decision;
 pub mod io;
 pub mod logger;
 pub mod oom;
