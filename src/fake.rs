@@ -335,6 +335,7 @@ pub fn setup() -> crate::session::Setup {
         tarpit_count: 0,
         tarpit_delay: 5,
         validrcptto: Default::default(),
+        rcptlog: false,
         rcptcheck: None,
         starttls: true,
         require_tls: false,

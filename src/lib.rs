@@ -32,6 +32,7 @@ pub mod cdb;
 pub mod command;
 pub mod control;
 pub mod data;
+pub mod decision;
 pub mod driver;
 #[doc(hidden)]
 pub mod fake;

@@ -134,6 +134,7 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         tarpit_count: tarpit_number(home, env, "tarpitcount", "TARPITCOUNT", 0)?,
         tarpit_delay: tarpit_delay(tarpit_number(home, env, "tarpitdelay", "TARPITDELAY", 5)?),
         validrcptto: crate::validrcptto::load(home, env)?,
+        rcptlog: switch(env, crate::decision::SWITCH),
         rcptcheck: rcptcheck(env, timeout),
         // As the TLS patch: offered when the file is there (stat only; it
         // is read by qmail-smtpd-tls, after STARTTLS).

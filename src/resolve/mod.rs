@@ -92,6 +92,17 @@ pub trait RcptCheck {
     /// The verdict, and the log lines the check wants written, appended to
     /// `log` (the session hands them to the I/O layer).
     fn check(&mut self, addr: &[u8], log: &mut Vec<Record>) -> Verdict;
+
+    /// [`RcptCheck::check`], telling `trace` which rule decided (for the
+    /// RCPTLOG decision line). A check that cannot say leaves it alone.
+    fn check_traced(
+        &mut self,
+        addr: &[u8],
+        log: &mut Vec<Record>,
+        _trace: &mut crate::decision::Trace,
+    ) -> Verdict {
+        self.check(addr, log)
+    }
 }
 
 /// The check switched off (NOREALRCPTTO): every recipient is accepted, as
@@ -99,6 +110,15 @@ pub trait RcptCheck {
 pub struct AcceptAll;
 
 impl RcptCheck for AcceptAll {
+    fn check_traced(
+        &mut self,
+        _addr: &[u8],
+        _log: &mut Vec<Record>,
+        trace: &mut crate::decision::Trace,
+    ) -> Verdict {
+        trace.decided_by(crate::decision::Rule::Norealrcptto);
+        Verdict::Accept
+    }
     fn check(&mut self, _addr: &[u8], _log: &mut Vec<Record>) -> Verdict {
         Verdict::Accept
     }
@@ -315,6 +335,20 @@ impl<S: System> RcptCheck for Resolver<S> {
     /// The server's view: only the log lines leave the resolver.
     fn check(&mut self, addr: &[u8], log: &mut Vec<Record>) -> Verdict {
         self.explain(addr, &mut |step| {
+            if let Step::Log(line) = step {
+                log.push(Record::always(line));
+            }
+        })
+    }
+
+    fn check_traced(
+        &mut self,
+        addr: &[u8],
+        log: &mut Vec<Record>,
+        trace: &mut crate::decision::Trace,
+    ) -> Verdict {
+        self.explain(addr, &mut |step| {
+            trace.observe(&step);
             if let Step::Log(line) = step {
                 log.push(Record::always(line));
             }

@@ -19,7 +19,9 @@ use crate::logger::Record;
 use crate::queue::{self, Finished, StartError};
 use crate::received::{self, Origin};
 use crate::reply;
-use crate::resolve::{Deferral, RcptCheck, Verdict};
+use crate::resolve::RcptCheck;
+
+mod rcpt;
 
 /// Longest command line we store; longer ones are read to their end and
 /// refused (qmail has no limit: a 100 MB line costs it 200 MB).
@@ -75,6 +77,8 @@ pub struct Setup {
     pub tarpit_delay: u64,
     /// John Simpson's and sagredo's validrcptto, when configured.
     pub validrcptto: crate::validrcptto::Config,
+    /// RCPTLOG: one `rcpt-decision` line per recipient (see decision.rs).
+    pub rcptlog: bool,
     /// $RCPTCHECK: when it runs, and the program.
     pub rcptcheck: Option<(crate::rcptcheck::Config, Box<dyn crate::rcptcheck::Checker>)>,
     /// Offer STARTTLS: control/servercert.pem exists, DISABLETLS is not
@@ -85,17 +89,6 @@ pub struct Setup {
     /// The session runs over TLS with this cipher suite (OpenSSL's name),
     /// which the Received header records.
     pub cipher: Option<Vec<u8>>,
-}
-
-/// What validrcptto said of a recipient.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Listed {
-    /// Not listed (or neither form configured): the recipient check decides.
-    No,
-    /// Simpson's cdb lists it: the recipient check still decides.
-    Valid,
-    /// sagredo's list accepts it: no recipient check.
-    Accepted,
 }
 
 /// What the I/O layer must do next.
@@ -166,6 +159,11 @@ pub struct Session<'a> {
     /// QMAILRRTDENYALL saw an unknown recipient in this transaction.
     deny_any: bool,
     unknown_count: u32,
+    /// The last HELO/EHLO argument (kept for the RCPTLOG line only).
+    helo_arg: Vec<u8>,
+    /// This recipient is unknown but answered 250 (QMAILRRTDENYALL): the
+    /// RCPTLOG line says `hidden`.
+    hidden: bool,
     /// Log lines decided on and not yet written: the I/O layer writes and
     /// empties [`Session::logs`].
     logs: Vec<Record>,
@@ -193,6 +191,8 @@ impl<'a> Session<'a> {
             flag_barf: false,
             deny_any: false,
             unknown_count: 0,
+            helo_arg: Vec::new(),
+            hidden: false,
             logs: Vec::new(),
         }
     }
@@ -394,6 +394,10 @@ impl<'a> Session<'a> {
 
     fn helo(&mut self, arg: &[u8]) {
         self.seen_mail = false;
+        if self.setup.rcptlog {
+            self.helo_arg.clear();
+            self.helo_arg.extend_from_slice(arg);
+        }
         self.fake_helo = (!arg.eq_ignore_ascii_case(&self.setup.remote_host)).then(|| arg.to_vec());
     }
 
@@ -442,257 +446,6 @@ impl<'a> Session<'a> {
         self.mail_from = addr;
         self.out.extend_from_slice(reply::OK);
         None
-    }
-
-    fn rcpt(&mut self, arg: &[u8]) -> Option<Action> {
-        if !self.seen_mail {
-            self.out.extend_from_slice(reply::WANT_MAIL);
-            return None;
-        }
-        let mut addr = match self.parse(arg) {
-            Err(action) => return Some(action),
-            Ok(None) => {
-                self.out.extend_from_slice(reply::SYNTAX);
-                return None;
-            }
-            Ok(Some(addr)) => addr,
-        };
-        if self.flag_barf {
-            self.out.extend_from_slice(reply::BADMAILFROM);
-            self.log_rcpt(&addr, "refused: sender in badmailfrom");
-            return None;
-        }
-        // The address before any RELAYCLIENT suffix, for RCPTCHECK's
-        // RCPTHOSTS.
-        let parsed_len = addr.len();
-        if let Some(suffix) = &self.setup.relayclient {
-            addr.extend_from_slice(suffix);
-        } else if let Err(action) = self.rcpthosts(&addr) {
-            return action;
-        }
-        if self.rcpt_count >= self.setup.max_rcpt {
-            self.out.extend_from_slice(reply::TOO_MANY_RCPTS);
-            self.log_rcpt(&addr, "refused: too many recipients");
-            return None;
-        }
-        // validrcptto (both forms) only for recipients rcpthosts allowed:
-        // under RELAYCLIENT neither patch looks.
-        let listed = if self.setup.relayclient.is_none() {
-            match self.validrcptto(&addr) {
-                Ok(listed) => listed,
-                Err(action) => {
-                    self.log_rcpt(&addr, "refused: validrcptto");
-                    return action;
-                }
-            }
-        } else {
-            Listed::No
-        };
-        if let Err(action) = self.rcptcheck(&addr, parsed_len, listed != Listed::No) {
-            return action;
-        }
-        // With QMAILRRTDENYALL, once one recipient is unknown the message
-        // will be refused at DATA, so the rest need no check. A recipient
-        // sagredo's validrcptto lists is not checked either (the patch
-        // skips chkuser for it).
-        let skip = listed == Listed::Accepted || (self.setup.deny_all && self.deny_any);
-        if !skip {
-            if let Err(action) = self.recipient_check(&addr) {
-                return action;
-            }
-        }
-        self.rcpt_to.push(b'T');
-        self.rcpt_to.extend_from_slice(&addr);
-        self.rcpt_to.push(0);
-        self.rcpt_count += 1;
-        self.out.extend_from_slice(reply::OK);
-        self.tarpit()
-    }
-
-    /// control/rcpthosts and morercpthosts.cdb, without RELAYCLIENT: `Err`
-    /// is the end of this RCPT (the reply is out) with the action, if any.
-    fn rcpthosts(&mut self, addr: &[u8]) -> Result<(), Option<Action>> {
-        match self.setup.rcpthosts.allowed(addr) {
-            Ok(true) => Ok(()),
-            Ok(false) => {
-                self.out.extend_from_slice(reply::NOGATEWAY);
-                self.log_rcpt(addr, "refused: domain not in rcpthosts");
-                Err(None)
-            }
-            Err(e) => {
-                self.log(log::Level::Warn, || format!("unable to read controls: {e}"));
-                Err(Some(self.die(reply::CONTROLS)))
-            }
-        }
-    }
-
-    /// The realrcptto check: `Err` is the end of this RCPT (the reply is
-    /// out) with the action, if any. Under QMAILRRTDENYALL an unknown
-    /// recipient is taken (the message is refused at DATA).
-    fn recipient_check(&mut self, addr: &[u8]) -> Result<(), Option<Action>> {
-        match self.rcpt_check.check(addr, &mut self.logs) {
-            Verdict::Accept => self.log_rcpt(addr, "accepted"),
-            Verdict::Defer(why) => {
-                self.log_deferred(addr, &why);
-                self.out.extend_from_slice(reply::MAILBOX_DEFERRED);
-                return Err(None);
-            }
-            Verdict::CdbTrouble => return Err(Some(self.die(reply::CDB))),
-            Verdict::SysTrouble => return Err(Some(self.die(reply::SYSUSERS))),
-            Verdict::Unknown => {
-                if let Some(action) = self.unknown(addr) {
-                    return Err(Some(action));
-                }
-                if !self.setup.deny_all {
-                    self.log_rcpt(addr, "refused: no mailbox here by that name");
-                    self.out.extend_from_slice(reply::NO_MAILBOX);
-                    return Err(self.unknown_delay());
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// $RCPTCHECK, when set and it applies (without RELAYCLIENT, or with
-    /// sagredo's RCPTCHECKRELAYCLIENT): the program decides to go on or
-    /// refuse. `parsed_len` is the address's length before the RELAYCLIENT
-    /// suffix; `found` says whether validrcptto vouched for it.
-    fn rcptcheck(
-        &mut self,
-        addr: &[u8],
-        parsed_len: usize,
-        found: bool,
-    ) -> Result<(), Option<Action>> {
-        let relayclient = self.setup.relayclient.is_some();
-        if !self
-            .setup
-            .rcptcheck
-            .as_ref()
-            .is_some_and(|(config, _)| config.runs(relayclient))
-        {
-            return Ok(());
-        }
-        // RCPTHOSTS: without RELAYCLIENT the domain passed rcpthosts already.
-        let rcpt_hosts = if relayclient {
-            match self.setup.rcpthosts.allowed(&addr[..parsed_len]) {
-                Ok(allowed) => allowed,
-                Err(e) => {
-                    self.log(log::Level::Warn, || format!("unable to read controls: {e}"));
-                    return Err(Some(self.die(reply::CONTROLS)));
-                }
-            }
-        } else {
-            true
-        };
-        let helo = self.fake_helo.as_deref().unwrap_or(&self.setup.remote_host);
-        let request = crate::rcptcheck::Request {
-            sender: &self.mail_from,
-            recipient: addr,
-            helo,
-            rcpt_found: found,
-            rcpt_hosts,
-        };
-        let (_, checker) = self.setup.rcptcheck.as_mut().expect("checked above");
-        let (decision, records) = crate::rcptcheck::check(checker.as_mut(), &request);
-        self.logs.extend(records);
-        match decision {
-            crate::rcptcheck::Decision::Accept | crate::rcptcheck::Decision::Ignore => Ok(()),
-            crate::rcptcheck::Decision::Refuse {
-                reply,
-                close: false,
-            } => {
-                self.out.extend_from_slice(&reply);
-                Err(None)
-            }
-            crate::rcptcheck::Decision::Refuse { reply, close: true } => {
-                Err(Some(self.die(&reply)))
-            }
-        }
-    }
-
-    /// The tarpit patch: `if (tarpitcount && ++rcptcount >= tarpitcount)`
-    /// sleep before the `250 ok`. The count is of recipients accepted in
-    /// this transaction (MAIL starts it afresh); refused ones do not count.
-    fn tarpit(&self) -> Option<Action> {
-        let count = self.setup.tarpit_count;
-        (count != 0 && self.rcpt_count as i64 >= i64::from(count) && self.setup.tarpit_delay > 0)
-            .then_some(Action::Tarpit(self.setup.tarpit_delay))
-    }
-
-    /// John Simpson's validrcptto.cdb, then sagredo's validrcptto: `Err`
-    /// is the end of this RCPT (the reply is out) with the action, if any;
-    /// `Ok` says whether and how the recipient is listed.
-    fn validrcptto(&mut self, addr: &[u8]) -> Result<Listed, Option<Action>> {
-        let mut listed = Listed::No;
-        use crate::validrcptto::{SagredoVerdict, SimpsonVerdict};
-        if let Some(simpson) = &mut self.setup.validrcptto.simpson {
-            match simpson.check(addr, &mut self.logs) {
-                SimpsonVerdict::Listed => listed = Listed::Valid,
-                SimpsonVerdict::Refused => {
-                    self.out.extend_from_slice(reply::NOT_IN_VALIDRCPTTO);
-                    return Err(None);
-                }
-                SimpsonVerdict::RefusedHangUp => {
-                    return Err(Some(self.die(reply::TOO_MANY_INVALID)));
-                }
-                SimpsonVerdict::Trouble(e) => {
-                    self.log(log::Level::Warn, || format!("unable to read controls: {e}"));
-                    return Err(Some(self.die(reply::CONTROLS)));
-                }
-            }
-        }
-        if let Some(sagredo) = &mut self.setup.validrcptto.sagredo {
-            match sagredo.check(addr, &mut self.logs) {
-                SagredoVerdict::Accept => return Ok(Listed::Accepted),
-                SagredoVerdict::Neutral => {}
-                SagredoVerdict::Refused => {
-                    self.out.extend_from_slice(reply::NOT_IN_VALIDRCPTTO);
-                    return Err(None);
-                }
-                SagredoVerdict::Trouble(e) => {
-                    self.log(log::Level::Warn, || format!("unable to read controls: {e}"));
-                    return Err(Some(self.die(reply::CONTROLS)));
-                }
-            }
-        }
-        Ok(listed)
-    }
-
-    /// Logs an unknown recipient the way log parsers expect, and enforces
-    /// the per-connection limit on them.
-    fn unknown(&mut self, addr: &[u8]) -> Option<Action> {
-        let mut line = format!("realrcptto {} ", self.setup.pid).into_bytes();
-        line.extend_from_slice(&self.setup.log_ip);
-        line.push(b' ');
-        line.extend_from_slice(addr);
-        self.logs.push(Record::always(line));
-        self.deny_any = true;
-        self.unknown_count = self.unknown_count.saturating_add(1);
-        if self.setup.max_unknown != 0 && self.unknown_count > self.setup.max_unknown {
-            let max = self.setup.max_unknown;
-            self.log(log::Level::Info, || {
-                format!("closing connection: more than {max} unknown recipients")
-            });
-            return Some(self.die(reply::TOO_MANY_UNKNOWN));
-        }
-        None
-    }
-
-    /// `realrcptto-deferred PID REMOTEIP ADDRESS: REASON`: beside the
-    /// patch's `realrcptto` line (a refusal), with its own first word so
-    /// that counting refusals by `realrcptto ` stays right.
-    fn log_deferred(&mut self, addr: &[u8], why: &Deferral) {
-        let mut line = format!("realrcptto-deferred {} ", self.setup.pid).into_bytes();
-        line.extend_from_slice(&self.setup.log_ip);
-        line.push(b' ');
-        line.extend_from_slice(addr);
-        line.extend_from_slice(b": ");
-        line.extend_from_slice(why.to_string().as_bytes());
-        self.logs.push(Record::always(line));
-    }
-
-    fn unknown_delay(&self) -> Option<Action> {
-        (self.setup.unknown_delay > 0).then_some(Action::Sleep(self.setup.unknown_delay))
     }
 
     /// A reply after which the session ends with exit status 1.
