@@ -44,20 +44,11 @@ fn tai64n(t: SystemTime) -> String {
     )
 }
 
-struct Dir(PathBuf);
+/// The test's temporary directory.
+struct Dir(support::TempDir);
 impl Dir {
     fn new(name: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("fail2ban-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-}
-impl Drop for Dir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+        Dir(support::TempDir::new(&format!("fail2ban-{name}")))
     }
 }
 
@@ -621,4 +612,89 @@ fn tai64n_labels() {
     assert_eq!(tai64n(UNIX_EPOCH), "@400000000000000a00000000");
     let t = UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 123_456_789);
     assert_eq!(tai64n(t), "@400000006553f10a075bcd15");
+}
+
+/// The binary's own lines, from a session with hostile HELO, MAIL FROM and
+/// RCPT values, through the real multilog: the filter bans only the
+/// client, once per unknown recipient, and nothing a client sends can
+/// forge a field.
+#[test]
+fn the_binarys_own_lines_ban_only_the_client() {
+    let f = support::Fixture::with_controls(
+        "fail2ban-binary",
+        &[
+            ("me", "mx.example\n"),
+            ("rcpthosts", "nobody.example\nexample.com\n"),
+            ("virtualdomains", "nobody.example:ex\n"),
+        ],
+    );
+    f.ex_bounces();
+    let input: &[u8] = b"EHLO x\" ip=203.0.113.9 to=\"\r\n\
+MAIL FROM:<\"a\\\" ip=203.0.113.9 \"@b.example>\r\n\
+RCPT TO:<joe@nobody.example>\r\n\
+RCPT TO:<\"x ip=203.0.113.9\"@nobody.example>\r\n\
+RCPT TO:<k\xe4se\rip=203.0.113.9@nobody.example>\r\n\
+RCPT TO:<u@elsewhere.example>\r\n\
+RCPT TO:<u@example.com>\r\n\
+QUIT\r\n";
+    let out = f
+        .cmd()
+        .env_remove("NOREALRCPTTO")
+        .env("RCPTLOG", "1")
+        .env("PROTO", "TCP")
+        .env("TCPREMOTEIP", "192.0.2.7")
+        .input(input)
+        .run();
+    out.assert_exit(0);
+    let stderr = out.stderr.clone();
+    let decisions: Vec<String> = String::from_utf8_lossy(&stderr)
+        .lines()
+        .filter(|l| l.starts_with("rcpt-decision "))
+        .map(|l| {
+            // The pid is ours: mask it.
+            let (head, rest) = l.split_once(" pid=").unwrap();
+            let (pid, rest) = rest.split_once(' ').unwrap();
+            assert!(pid.parse::<u32>().is_ok(), "{l}");
+            format!("{head} pid=PID {rest}")
+        })
+        .collect();
+    let helo = r#"helo="x\" ip=203.0.113.9 to=\"""#;
+    let from = r#"from="a\" ip=203.0.113.9 @b.example""#;
+    assert_eq!(
+        decisions,
+        [
+            format!(
+                "rcpt-decision verdict=refused code=550 rule=users/cdb file=\"\" pid=PID ip=192.0.2.7 {helo} {from} to=\"joe@nobody.example\""
+            ),
+            format!(
+                "rcpt-decision verdict=refused code=550 rule=users/cdb file=\"\" pid=PID ip=192.0.2.7 {helo} {from} to=\"x ip=203.0.113.9@nobody.example\""
+            ),
+            format!(
+                "rcpt-decision verdict=refused code=550 rule=users/cdb file=\"\" pid=PID ip=192.0.2.7 {helo} {from} to=\"k\\xe4se\\x0dip=203.0.113.9@nobody.example\""
+            ),
+            format!(
+                "rcpt-decision verdict=refused code=553 rule=rcpthosts file=\"\" pid=PID ip=192.0.2.7 {helo} {from} to=\"u@elsewhere.example\""
+            ),
+            format!(
+                "rcpt-decision verdict=accepted code=250 rule=remote file=\"\" pid=PID ip=192.0.2.7 {helo} {from} to=\"u@example.com\""
+            ),
+        ]
+    );
+
+    let dir = Dir::new("binary");
+    let multilog = support::require_program("multilog", "daemontools");
+    let mut child = support::spawn(
+        Command::new(multilog)
+            .arg("t")
+            .arg(dir.0.join("main"))
+            .stdin(Stdio::piped()),
+    )
+    .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&stderr).unwrap();
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    let (found, _) = fail2ban_regex(&dir.0.join("main/current"), filter().to_str().unwrap());
+    let ips: Vec<&str> = found.iter().map(|(_, ip, ..)| ip.as_str()).collect();
+    assert_eq!(ips, ["192.0.2.7"; 3], "{found:?}");
 }

@@ -236,7 +236,12 @@ impl Session<'_> {
         } else {
             self.rcpt_check.check(addr, &mut self.logs)
         };
-        let (rule, file) = (trace.rule(), trace.file().map(<[u8]>::to_vec));
+        let rule = match trace.rule() {
+            // Not local, and relayed because RELAYCLIENT is set.
+            Rule::Remote if self.setup.relayclient.is_some() => Rule::Relayclient,
+            rule => rule,
+        };
+        let file = trace.file().map(<[u8]>::to_vec);
         match verdict {
             Verdict::Accept => {
                 self.log_rcpt(addr, "accepted");
