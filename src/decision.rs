@@ -43,7 +43,7 @@ use crate::resolve::{Deferral, QmailAnswer, Step};
 pub const FIRST_WORD: &str = "rcpt-decision";
 
 /// The environment variable that turns the line on: set to anything but
-/// `0` (as `smtpd::switch` reads switches).
+/// `0` (as `setup::switch` reads switches).
 pub const SWITCH: &str = "RCPTLOG";
 
 /// The field names, in the order of the line.

@@ -19,6 +19,10 @@ pub const GO_AHEAD: &[u8] = b"354 go ahead\r\n";
 /// netqmail has them; the optional lines (STARTTLS, SIZE) go in between.
 pub const EHLO_PIPELINING: &[u8] = b"\r\n250-PIPELINING\r\n";
 pub const EHLO_LAST: &[u8] = b"250 8BITMIME\r\n";
+/// Offered when control/servercert.pem exists and the session is plain.
+pub const EHLO_STARTTLS: &[u8] = b"250-STARTTLS\r\n";
+/// Followed by databytes and CRLF (RFC 1870), when databytes is set.
+pub const EHLO_SIZE: &[u8] = b"250-SIZE ";
 
 pub const UNIMPLEMENTED: &[u8] = b"502 unimplemented (#5.5.1)\r\n";
 pub const SYNTAX: &[u8] = b"555 syntax error (#5.5.4)\r\n";

@@ -326,12 +326,12 @@ impl<'a> Session<'a> {
                 self.greeting_line(b"250-");
                 self.out.extend_from_slice(reply::EHLO_PIPELINING);
                 if self.setup.starttls {
-                    self.out.extend_from_slice(b"250-STARTTLS\r\n");
+                    self.out.extend_from_slice(reply::EHLO_STARTTLS);
                 }
                 if self.setup.databytes > 0 {
-                    self.out.extend_from_slice(
-                        format!("250-SIZE {}\r\n", self.setup.databytes).as_bytes(),
-                    );
+                    self.out.extend_from_slice(reply::EHLO_SIZE);
+                    self.out
+                        .extend_from_slice(format!("{}\r\n", self.setup.databytes).as_bytes());
                 }
                 self.out.extend_from_slice(reply::EHLO_LAST);
                 self.helo(arg);
