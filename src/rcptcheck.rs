@@ -316,7 +316,10 @@ pub fn fd4_reply(raw: &[u8]) -> Option<Vec<u8>> {
 
 /// How a run ended, for the log.
 fn describe(ended: &Ended) -> String {
-    let errno = |e: i32| nix::errno::Errno::from_raw(e).desc();
+    // The C library's text (strerror at run time), as the other log lines
+    // give it: nix's own table would be a few hundred relocations more in
+    // every connection's start-up.
+    let errno = |e: i32| std::io::Error::from_raw_os_error(e);
     match ended {
         Ended::Exited(c) => format!("exit {c}"),
         Ended::Signaled(s) => format!("killed by signal {s}"),
@@ -789,7 +792,7 @@ mod tests {
             lines(&Outcome::new(Ended::ExecFailed(2))),
             [(
                 Some(Warn),
-                "rcptcheck r@y: unable to execute: No such file or directory: refused 421, closing"
+                "rcptcheck r@y: unable to execute: No such file or directory (os error 2): refused 421, closing"
                     .into()
             )]
         );

@@ -77,17 +77,17 @@ impl fmt::Display for Fatal {
 /// Runs one connection and exits: the only exit of both binaries after
 /// their signal set-up.
 pub fn serve(front: &mut dyn Front) -> ! {
-    match start(front) {
-        Ok(code) => std::process::exit(code),
-        Err(fatal) => {
-            log::warn!("{fatal}");
-            let _ = std::io::stdout().write_all(fatal.reply);
-            std::process::exit(1)
-        }
-    }
+    let Err(fatal) = start(front);
+    log::warn!("{fatal}");
+    let _ = std::io::stdout().write_all(fatal.reply);
+    std::process::exit(1)
 }
 
-fn start(front: &mut dyn Front) -> Result<i32, Fatal> {
+/// Starts and runs the session; returns only a fatal error. The normal
+/// end is an exit right after the session, with nothing dropped: freeing
+/// memory and closing descriptors the kernel is about to reclaim would
+/// only cost every connection time.
+fn start(front: &mut dyn Front) -> Result<std::convert::Infallible, Fatal> {
     io::protect_stderr();
     crate::oom::log_to_stderr();
     let env = ProcessEnv;
@@ -130,5 +130,6 @@ fn start(front: &mut dyn Front) -> Result<i32, Fatal> {
         .map_err(|e| Fatal::silent(format_args!("unable to set up fds 0 and 1: {e}")))?;
     let mut ipme = SystemIpme::default();
     let mut session = Session::new(loaded.setup, &mut ipme, check);
-    front.run(&mut session, &client, &mut loaded.queue_program)
+    let code = front.run(&mut session, &client, &mut loaded.queue_program)?;
+    std::process::exit(code)
 }

@@ -112,6 +112,7 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
             env.get(&name)
         })
         .unwrap_or_default();
+    let pid = std::process::id();
     let setup = Setup {
         greeting,
         localiphost,
@@ -124,7 +125,7 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         remote_info: env.get("TCPREMOTEINFO"),
         local,
         log_ip,
-        pid: std::process::id(),
+        pid,
         deny_all: env.get("QMAILRRTDENYALL").as_deref() == Some(b"1"),
         allow_bare_cr: env.get("ALLOWBARECR").is_some(),
         max_rcpt: env_ulong(env, "MAXRCPT").map_or(DEFAULT_MAX_RCPT, |n| n.max(1) as usize),
@@ -133,7 +134,7 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         unknown_delay: env_ulong(env, "UNKNOWNRCPTDELAY").unwrap_or(0).min(3600),
         tarpit_count: tarpit_number(home, env, "tarpitcount", "TARPITCOUNT", 0)?,
         tarpit_delay: tarpit_delay(tarpit_number(home, env, "tarpitdelay", "TARPITDELAY", 5)?),
-        validrcptto: crate::validrcptto::load(home, env)?,
+        validrcptto: crate::validrcptto::load(home, env, pid)?,
         rcptlog: switch(env, crate::decision::SWITCH),
         rcptcheck: rcptcheck(env, timeout),
         // As the TLS patch: offered when the file is there (stat only; it
