@@ -52,6 +52,40 @@ impl Dir {
     }
 }
 
+/// `log` through the real multilog (`multilog t DIR/main`); returns the
+/// path of the file it wrote, stamped.
+fn multilog(dir: &Dir, log: &[u8]) -> PathBuf {
+    let multilog = support::require_program("multilog", "daemontools");
+    let mut child = support::spawn(
+        Command::new(multilog)
+            .arg("t")
+            .arg(dir.0.join("main"))
+            .stdin(Stdio::piped()),
+    )
+    .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(log).unwrap();
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    dir.0.join("main/current")
+}
+
+/// Lines joined, each with its newline.
+trait ConcatLines {
+    fn concat_lines(&self) -> Vec<u8>;
+}
+
+impl ConcatLines for [Vec<u8>] {
+    fn concat_lines(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        for l in self {
+            v.extend_from_slice(l);
+            v.push(b'\n');
+        }
+        v
+    }
+}
+
 /// The address an attacker would like to get banned (or a colleague).
 const VICTIM: &str = "203.0.113.9";
 
@@ -219,18 +253,12 @@ fn cases() -> Vec<Case> {
     v
 }
 
-/// xorshift64*: reproducible hostile values without a dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
+/// Reproducible hostile values without a dependency.
+trait HostileBytes {
+    fn bytes(&mut self) -> Vec<u8>;
+}
+
+impl HostileBytes for support::Rng {
     fn bytes(&mut self) -> Vec<u8> {
         const PIECES: &[&[u8]] = &[
             b"\"",
@@ -268,7 +296,7 @@ impl Rng {
 }
 
 fn random_cases(n: usize, first_pid: u32) -> Vec<Case> {
-    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut r = support::Rng(0x9e37_79b9_7f4a_7c15);
     (0..n)
         .map(|i| {
             let verdict = Verdict::ALL[r.below(Verdict::ALL.len())];
@@ -451,22 +479,7 @@ fn the_filter_matches_exactly_the_unknown_recipients_in_a_multilog_file() {
 
     // Through the real multilog: the same lines, the same matches; and its
     // stamps look like the helper's.
-    let multilog = support::require_program("multilog", "daemontools");
-    let mut child = support::spawn(
-        Command::new(multilog)
-            .arg("t")
-            .arg(dir.0.join("main"))
-            .stdin(Stdio::piped()),
-    )
-    .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    for l in &lines {
-        stdin.write_all(l).unwrap();
-        stdin.write_all(b"\n").unwrap();
-    }
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
-    let current = dir.0.join("main/current");
+    let current = multilog(&dir, &lines.concat_lines());
     let written = std::fs::read(&current).unwrap();
     assert_eq!(
         written
@@ -682,19 +695,7 @@ QUIT\r\n";
     );
 
     let dir = Dir::new("binary");
-    let multilog = support::require_program("multilog", "daemontools");
-    let mut child = support::spawn(
-        Command::new(multilog)
-            .arg("t")
-            .arg(dir.0.join("main"))
-            .stdin(Stdio::piped()),
-    )
-    .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(&stderr).unwrap();
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
-    let (found, _) = fail2ban_regex(&dir.0.join("main/current"), filter().to_str().unwrap());
+    let (found, _) = fail2ban_regex(&multilog(&dir, &stderr), filter().to_str().unwrap());
     let ips: Vec<&str> = found.iter().map(|(_, ip, ..)| ip.as_str()).collect();
     assert_eq!(ips, ["192.0.2.7"; 3], "{found:?}");
 }

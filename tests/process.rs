@@ -1342,23 +1342,7 @@ fn memory_stays_bounded_for_endless_recipients() {
 
 // ---- invariants over many random sessions ----------------------------------------
 
-/// A small deterministic PRNG (xorshift64*), so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
+use support::Rng;
 
 /// A random client: commands in any order, messages with every kind of
 /// line end and dot, junk, overlong lines, and sometimes an abrupt end.
