@@ -90,7 +90,7 @@ pub enum Verdict {
 /// RELAYCLIENT suffix).
 pub trait RcptCheck {
     /// The verdict, and the log lines the check wants written, appended to
-    /// `log` (the session hands them to the I/O layer).
+    /// `log` (the session hands them to the driver).
     fn check(&mut self, addr: &[u8], log: &mut Vec<Record>) -> Verdict;
 
     /// [`RcptCheck::check`], telling `trace` which rule decided (for the

@@ -91,7 +91,7 @@ pub struct Setup {
     pub cipher: Option<Vec<u8>>,
 }
 
-/// What the I/O layer must do next.
+/// What the driver must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Flush the output and read more input.
@@ -123,7 +123,7 @@ pub enum Action {
 #[derive(Debug)]
 enum Phase {
     Commands,
-    /// Between DATA and the I/O layer's report on starting qmail-queue.
+    /// Between DATA and the driver's report on starting qmail-queue.
     Starting,
     Data {
         data: Data,
@@ -164,7 +164,7 @@ pub struct Session<'a> {
     /// This recipient is unknown but answered 250 (QMAILRRTDENYALL): the
     /// RCPTLOG line says `hidden`.
     hidden: bool,
-    /// Log lines decided on and not yet written: the I/O layer writes and
+    /// Log lines decided on and not yet written: the driver writes and
     /// empties [`Session::logs`].
     logs: Vec<Record>,
 }
@@ -208,13 +208,13 @@ impl<'a> Session<'a> {
         self.out.extend_from_slice(&self.setup.greeting);
     }
 
-    /// Replies not yet written to the client. The I/O layer writes and
+    /// Replies not yet written to the client. The driver writes and
     /// clears them.
     pub fn output(&mut self) -> &mut Vec<u8> {
         &mut self.out
     }
 
-    /// Log lines not yet written. The I/O layer writes and clears them
+    /// Log lines not yet written. The driver writes and clears them
     /// (`logger::write`); tests read them.
     pub fn logs(&mut self) -> &mut Vec<Record> {
         &mut self.logs
@@ -252,7 +252,7 @@ impl<'a> Session<'a> {
                 Phase::Commands => self.handle_commands(rest),
                 Phase::Data { .. } => self.handle_data(rest),
                 Phase::Closed => return (input.len(), Action::Exit(1)),
-                // The I/O layer must report before feeding more.
+                // The driver must report before feeding more.
                 Phase::Starting | Phase::Finishing { .. } => return (used, Action::NeedInput),
             };
             used += n;
@@ -353,7 +353,7 @@ impl<'a> Session<'a> {
         None
     }
 
-    /// The I/O layer's report that STARTTLS could not be handed over (or
+    /// The driver's report that STARTTLS could not be handed over (or
     /// TLS cannot be set up), and why: logged; the client gets 454 and the
     /// plain session goes on as before.
     pub fn starttls_failed(&mut self, why: &str) {
@@ -474,7 +474,7 @@ impl<'a> Session<'a> {
         Some(Action::StartQueue)
     }
 
-    /// The I/O layer's report on starting qmail-queue: its pid, or why it
+    /// The driver's report on starting qmail-queue: its pid, or why it
     /// could not be started. `now` is the time for the Received header, in
     /// seconds since the epoch.
     pub fn queue_started(&mut self, started: Result<u32, StartError>, now: u64) {
@@ -554,7 +554,7 @@ impl<'a> Session<'a> {
         env
     }
 
-    /// The I/O layer's report on qmail-queue's end (how it exited, whether
+    /// The driver's report on qmail-queue's end (how it exited, whether
     /// any write to it failed, what it wrote on fd 6), and the time.
     pub fn queue_finished(&mut self, finished: Finished, now: u64) {
         let Phase::Finishing { data, qp } = std::mem::replace(&mut self.phase, Phase::Commands)
