@@ -214,8 +214,9 @@ impl<'a> Session<'a> {
         &mut self.out
     }
 
-    /// Log lines not yet written. The driver writes and clears them
-    /// (`logger::write`); tests read them.
+    /// Log lines not yet written. The driver hands them to its host
+    /// ([`crate::driver::Host::log`]: stderr in production, the event list
+    /// in tests), which empties the list.
     pub fn logs(&mut self) -> &mut Vec<Record> {
         &mut self.logs
     }
