@@ -26,29 +26,43 @@ pub trait Lookup {
     fn get(&mut self, key: &[u8]) -> io::Result<Option<Vec<u8>>>;
 }
 
-/// A cdb file opened at its first lookup, then kept open for the session:
-/// a connection that never needs it never pays for more than the existence
-/// check made at start-up.
+/// A cdb file opened at start-up and kept open for the session, as qmail
+/// keeps morercpthosts.cdb and the validrcptto patches their cdbs: one
+/// open per connection, and a rebuild that renames a new file into place
+/// does not change what this connection sees. Errors name the file.
 #[derive(Debug)]
-pub struct LazyFile {
+pub struct Named {
     path: PathBuf,
-    cdb: Option<Cdb>,
+    cdb: Cdb,
 }
 
-impl LazyFile {
-    pub fn new(path: PathBuf) -> LazyFile {
-        LazyFile { path, cdb: None }
+impl Named {
+    /// Opens `path`; `Err` names it.
+    pub fn open(path: PathBuf) -> io::Result<Named> {
+        match File::open(&path) {
+            Ok(file) => Ok(Named {
+                path,
+                cdb: Cdb { file },
+            }),
+            Err(e) => Err(crate::control::naming(&path, e)),
+        }
+    }
+
+    /// As [`Named::open`], with `Ok(None)` when the file does not exist.
+    pub fn open_if_exists(path: PathBuf) -> io::Result<Option<Named>> {
+        match Named::open(path) {
+            Ok(named) => Ok(Some(named)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
-impl Lookup for LazyFile {
+impl Lookup for Named {
     fn get(&mut self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
-        let naming = |e| crate::control::naming(&self.path, e);
-        if self.cdb.is_none() {
-            self.cdb = Some(Cdb::open(&self.path).map_err(naming)?);
-        }
-        let cdb = self.cdb.as_ref().expect("just opened");
-        cdb.get(key).map_err(naming)
+        self.cdb
+            .get(key)
+            .map_err(|e| crate::control::naming(&self.path, e))
     }
 }
 
@@ -81,12 +95,6 @@ impl Cdb {
         Ok(Cdb {
             file: File::open(path)?,
         })
-    }
-
-    /// A cdb over a file already open (the validrcptto cdbs are opened
-    /// once, at start-up, as the patches do, and kept for the session).
-    pub fn from_file(file: File) -> Cdb {
-        Cdb { file }
     }
 
     /// Two little-endian u32 at `pos`. A file too short to hold them is

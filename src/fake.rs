@@ -63,11 +63,6 @@ impl Client {
             events: events.clone(),
         }
     }
-
-    /// `input` cut at `chunk` bytes.
-    pub fn chunked(input: &[u8], chunk: usize, end: End, events: &Events) -> Client {
-        Client::new(input.chunks(chunk.max(1)).map(<[u8]>::to_vec), end, events)
-    }
 }
 
 impl Transport for Client {

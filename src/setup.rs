@@ -202,20 +202,15 @@ fn tarpit_number(
     Ok(n)
 }
 
-/// control/rcpthosts, and control/morercpthosts.cdb when it can be opened
-/// (opened again at first use: a connection that never needs it pays for
-/// no more than this check). Without rcpthosts, morercpthosts.cdb is not
-/// consulted, as in qmail.
+/// control/rcpthosts, and control/morercpthosts.cdb when it exists, opened
+/// once and kept, as qmail's `rcpthosts_init` does. Without rcpthosts,
+/// morercpthosts.cdb is not consulted, as in qmail.
 fn rcpthosts(home: &Path) -> io::Result<Rcpthosts> {
     let Some(lines) = control::read_list(&control::path(home, "rcpthosts"))? else {
         return Ok(Rcpthosts::default());
     };
-    let path = control::path(home, "morercpthosts.cdb");
-    let more: Option<Box<dyn crate::cdb::Lookup>> = match std::fs::File::open(&path) {
-        Ok(_) => Some(Box::new(crate::cdb::LazyFile::new(path))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(control::naming(&path, e)),
-    };
+    let more = crate::cdb::Named::open_if_exists(control::path(home, "morercpthosts.cdb"))?;
+    let more = more.map(|m| Box::new(m) as Box<dyn crate::cdb::Lookup>);
     Ok(Rcpthosts::new(Some(HostSet::new(lines)), more))
 }
 

@@ -30,7 +30,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::cdb::{Cdb, Lookup};
+use crate::cdb::{Lookup, Named};
 use crate::control::{self, HostSet};
 use crate::logger::Record;
 use crate::setup::Env;
@@ -287,22 +287,6 @@ pub struct Config {
     pub sagredo: Option<Sagredo>,
 }
 
-/// A cdb opened at start-up and kept open for the session, as the patches
-/// keep their descriptor: a rebuild that renames a new file into place
-/// does not change what this connection sees.
-struct OpenCdb {
-    path: PathBuf,
-    cdb: Cdb,
-}
-
-impl Lookup for OpenCdb {
-    fn get(&mut self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
-        self.cdb
-            .get(key)
-            .map_err(|e| control::naming(&self.path, e))
-    }
-}
-
 /// A path from the environment, relative to the qmail home as the patches
 /// (which have made it their working directory) open it.
 fn env_path(home: &Path, value: &[u8]) -> PathBuf {
@@ -322,7 +306,9 @@ fn env_int(env: &dyn Env, name: &str) -> Option<i32> {
 /// $VALIDRCPTTO_CDB that cannot be opened at all) is answered as the
 /// patches do, `421 unable to read controls (#4.3.0)` (die_control).
 pub fn load(home: &Path, env: &dyn Env, pid: u32) -> io::Result<Config> {
-    let id = LogId {
+    // Made only for a form that is configured: a plain connection reads
+    // no variable more for it.
+    let id = || LogId {
         pid,
         remote_ip: env
             .get("TCPREMOTEIP")
@@ -333,15 +319,10 @@ pub fn load(home: &Path, env: &dyn Env, pid: u32) -> io::Result<Config> {
     // error (a missing file included); empty or unset, no check.
     let simpson = match env.get("VALIDRCPTTO_CDB") {
         Some(v) if !v.is_empty() => {
-            let path = env_path(home, &v);
-            let file = std::fs::File::open(&path).map_err(|e| control::naming(&path, e))?;
-            let cdb = Box::new(OpenCdb {
-                cdb: Cdb::from_file(file),
-                path,
-            });
+            let cdb = Box::new(Named::open(env_path(home, &v))?);
             let limit = env_int(env, "VALIDRCPTTO_LIMIT").unwrap_or(DEFAULT_LIMIT);
             let log_level = env_int(env, "VALIDRCPTTO_LOG").unwrap_or(0);
-            Some(Simpson::new(cdb, limit, log_level, id.clone()))
+            Some(Simpson::new(cdb, limit, log_level, id()))
         }
         _ => None,
     };
@@ -364,17 +345,10 @@ pub fn load(home: &Path, env: &dyn Env, pid: u32) -> io::Result<Config> {
         None => Some(control::path(home, "morevalidrcptto.cdb")),
     };
     let more: Option<Box<dyn Lookup>> = match more_path {
-        Some(path) => match std::fs::File::open(&path) {
-            Ok(file) => Some(Box::new(OpenCdb {
-                cdb: Cdb::from_file(file),
-                path,
-            })),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(control::naming(&path, e)),
-        },
+        Some(path) => Named::open_if_exists(path)?.map(|m| Box::new(m) as Box<dyn Lookup>),
         None => None,
     };
-    let sagredo = (list.is_some() || more.is_some()).then(|| Sagredo::new(list, more, id));
+    let sagredo = (list.is_some() || more.is_some()).then(|| Sagredo::new(list, more, id()));
 
     Ok(Config { simpson, sagredo })
 }

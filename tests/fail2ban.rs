@@ -660,17 +660,7 @@ QUIT\r\n";
         .run();
     out.assert_exit(0);
     let stderr = out.stderr.clone();
-    let decisions: Vec<String> = String::from_utf8_lossy(&stderr)
-        .lines()
-        .filter(|l| l.starts_with("rcpt-decision "))
-        .map(|l| {
-            // The pid is ours: mask it.
-            let (head, rest) = l.split_once(" pid=").unwrap();
-            let (pid, rest) = rest.split_once(' ').unwrap();
-            assert!(pid.parse::<u32>().is_ok(), "{l}");
-            format!("{head} pid=PID {rest}")
-        })
-        .collect();
+    let decisions = support::decision_lines(&stderr);
     let helo = r#"helo="x\" ip=203.0.113.9 to=\"""#;
     let from = r#"from="a\" ip=203.0.113.9 @b.example""#;
     assert_eq!(

@@ -31,16 +31,7 @@ fn fixture(name: &str) -> Fixture {
 
 /// The decision lines of a run, the pid masked.
 fn decisions(out: &support::Output) -> Vec<String> {
-    String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter(|l| l.starts_with("rcpt-decision "))
-        .map(|l| {
-            let (head, rest) = l.split_once(" pid=").unwrap();
-            let (pid, rest) = rest.split_once(' ').unwrap();
-            assert!(pid.parse::<u32>().is_ok(), "{l}");
-            format!("{head} pid=PID {rest}")
-        })
-        .collect()
+    support::decision_lines(&out.stderr)
 }
 
 fn line(verdict: &str, code: u16, rule: &str, from: &str, to: &str) -> String {

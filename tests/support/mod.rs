@@ -44,6 +44,21 @@ mod tempdir;
 
 pub use tempdir::TempDir;
 
+/// The `rcpt-decision` lines (RCPTLOG) of a log, their pid checked to be
+/// a number and masked as `PID`.
+pub fn decision_lines(log: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(log)
+        .lines()
+        .filter(|l| l.starts_with("rcpt-decision "))
+        .map(|l| {
+            let (head, rest) = l.split_once(" pid=").expect("a pid field");
+            let (pid, rest) = rest.split_once(' ').expect("fields after the pid");
+            assert!(pid.parse::<u32>().is_ok(), "{l}");
+            format!("{head} pid=PID {rest}")
+        })
+        .collect()
+}
+
 /// A small deterministic PRNG (xorshift64*), so that a failure of a test
 /// made of random cases can be replayed.
 pub struct Rng(pub u64);
