@@ -48,12 +48,16 @@ impl Named {
         }
     }
 
-    /// As [`Named::open`], with `Ok(None)` when the file does not exist.
+    /// As [`Named::open`], with `Ok(None)` when the file does not exist
+    /// (the common case, at every connection: no error text is made for it).
     pub fn open_if_exists(path: PathBuf) -> io::Result<Option<Named>> {
-        match Named::open(path) {
-            Ok(named) => Ok(Some(named)),
+        match File::open(&path) {
+            Ok(file) => Ok(Some(Named {
+                path,
+                cdb: Cdb { file },
+            })),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
+            Err(e) => Err(crate::control::naming(&path, e)),
         }
     }
 }
