@@ -2,6 +2,7 @@
 //! badmailfrom, and rcpthosts/morercpthosts.cdb.
 
 use std::io;
+use std::net::{IpAddr, Ipv6Addr};
 
 use crate::cdb::Lookup;
 use crate::control::HostSet;
@@ -14,7 +15,7 @@ pub const MAX_ADDR: usize = 900;
 /// `None` for a syntax error.
 ///
 /// `localiphost` is control/localiphost (or control/me) when in effect: a
-/// bracketed literal of one of our own IPv4 addresses is replaced by it.
+/// bracketed literal of one of our own addresses is replaced by it.
 pub fn parse(
     arg: &[u8],
     localiphost: Option<&[u8]>,
@@ -121,19 +122,55 @@ pub fn declared_size(params: &[u8]) -> Option<u64> {
     })
 }
 
-/// `user@[1.2.3.4]` naming one of our interfaces becomes `user@LOCALIPHOST`.
+/// Whether `params` has RFC 6531's `SMTPUTF8` (a keyword without a value,
+/// in any case).
+pub fn declares_smtputf8(params: &[u8]) -> bool {
+    params
+        .split(|&b| b == b' ')
+        .any(|p| p.eq_ignore_ascii_case(b"SMTPUTF8"))
+}
+
+/// Whether an address may be taken under SMTPUTF8: it must be UTF-8 (RFC
+/// 6531 section 3.3). Without SMTPUTF8 any bytes are taken, as netqmail
+/// takes them.
+pub fn utf8_ok(addr: &[u8]) -> bool {
+    std::str::from_utf8(addr).is_ok()
+}
+
+/// `user@[1.2.3.4]` or `user@[IPv6:2001:db8::1]` naming one of our
+/// interfaces becomes `user@LOCALIPHOST`.
 fn replace_own_literal(addr: &mut Vec<u8>, liphost: &[u8], ipme: &mut dyn Ipme) -> io::Result<()> {
     let Some(at) = addr.iter().rposition(|&b| b == b'@') else {
         return Ok(());
     };
     let domain = &addr[at + 1..];
-    if let Some((ip, len)) = scan_bracket(domain) {
-        if len == domain.len() && ipme.is_me(ip)? {
+    let ip = match scan_bracket(domain) {
+        Some((ip, len)) if len == domain.len() => Some(IpAddr::from(ip)),
+        Some(_) => None,
+        None => ipv6_literal(domain),
+    };
+    if let Some(ip) = ip {
+        if ipme.is_me(ip)? {
             addr.truncate(at + 1);
             addr.extend_from_slice(liphost);
         }
     }
     Ok(())
+}
+
+/// RFC 5321's IPv6 address literal, `[IPv6:2001:db8::1]` (the tag in any
+/// case, as RFC 5321's ABNF strings are), the whole domain. netqmail has
+/// no such literal; its IPv4 form above keeps qmail's lenient reading,
+/// this one is strict (RFC 4291's text forms, as `Ipv6Addr` parses them:
+/// no zone, no spaces). An IPv4-mapped address is its IPv4 address.
+fn ipv6_literal(domain: &[u8]) -> Option<IpAddr> {
+    const TAG: &[u8] = b"[IPv6:";
+    let inner = domain
+        .get(..TAG.len())
+        .filter(|t| t.eq_ignore_ascii_case(TAG))
+        .and_then(|_| domain[TAG.len()..].strip_suffix(b"]"))?;
+    let v6: Ipv6Addr = std::str::from_utf8(inner).ok()?.parse().ok()?;
+    Some(v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4))
 }
 
 /// qmail's `ip_scanbracket`: `[a.b.c.d]` with each part a run of decimal
@@ -239,11 +276,14 @@ impl Rcpthosts {
 mod tests {
     use super::*;
 
-    struct Me(Vec<[u8; 4]>);
+    struct Me(Vec<IpAddr>);
     impl Ipme for Me {
-        fn is_me(&mut self, ip: [u8; 4]) -> io::Result<bool> {
+        fn is_me(&mut self, ip: IpAddr) -> io::Result<bool> {
             Ok(self.0.contains(&ip))
         }
+    }
+    fn me() -> Me {
+        Me(vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()])
     }
 
     /// Found by the addr fuzz target: a NUL inside the brackets reached the
@@ -261,13 +301,9 @@ mod tests {
     }
 
     fn p(arg: &str) -> Option<String> {
-        parse(
-            arg.as_bytes(),
-            Some(b"me.example"),
-            &mut Me(vec![[127, 0, 0, 1]]),
-        )
-        .unwrap()
-        .map(|a| String::from_utf8(a).unwrap())
+        parse(arg.as_bytes(), Some(b"me.example"), &mut me())
+            .unwrap()
+            .map(|a| String::from_utf8(a).unwrap())
     }
 
     #[test]
@@ -303,8 +339,69 @@ mod tests {
         assert_eq!(p("TO:<u@[10.0.0.1]>").as_deref(), Some("u@[10.0.0.1]"));
         assert_eq!(p("TO:<u@[127.0.0.1]x>").as_deref(), Some("u@[127.0.0.1]x"));
         assert_eq!(p("TO:<u@[127.0.0]>").as_deref(), Some("u@[127.0.0]"));
-        let off = parse(b"TO:<u@[127.0.0.1]>", None, &mut Me(vec![[127, 0, 0, 1]])).unwrap();
+        let off = parse(b"TO:<u@[127.0.0.1]>", None, &mut me()).unwrap();
         assert_eq!(off.as_deref(), Some(&b"u@[127.0.0.1]"[..]));
+    }
+
+    #[test]
+    fn own_ipv6_literals_become_localiphost() {
+        for own in [
+            "u@[IPv6:::1]",
+            "u@[ipv6:::1]",
+            "u@[IPV6:0:0:0:0:0:0:0:1]",
+            "u@[IPv6:0000:0000:0000:0000:0000:0000:0000:0001]",
+            // IPv4-mapped: the IPv4 address.
+            "u@[IPv6:::ffff:127.0.0.1]",
+            "u@[IPv6:::FFFF:7f00:1]",
+        ] {
+            assert_eq!(
+                p(&format!("TO:<{own}>")).as_deref(),
+                Some("u@me.example"),
+                "{own}"
+            );
+        }
+        for other in [
+            "u@[IPv6:2001:db8::1]",
+            "u@[IPv6:::2]",
+            // Malformed: left as they are, for rcpthosts to refuse.
+            "u@[IPv6:::1",
+            "u@[IPv6:::1]x",
+            "u@[IPv6: ::1]",
+            "u@[IPv6:::1%lo]",
+            "u@[IPv6:1:2:3:4:5:6:7:8:9]",
+            "u@[IPv6:::1::]",
+            "u@[IPv6:]",
+            "u@[IPv6:12345::1]",
+            "u@[IPv6:::127.0.0.1.1]",
+            "u@[::1]",
+            "u@IPv6:::1]",
+            "u@[IPv6:\u{e9}::1]",
+        ] {
+            assert_eq!(
+                p(&format!("TO:<{other}>")).as_deref(),
+                Some(other),
+                "{other}"
+            );
+        }
+        let off = parse(b"TO:<u@[IPv6:::1]>", None, &mut me()).unwrap();
+        assert_eq!(off.as_deref(), Some(&b"u@[IPv6:::1]"[..]));
+    }
+
+    #[test]
+    fn the_smtputf8_keyword() {
+        assert!(declares_smtputf8(b"SMTPUTF8"));
+        assert!(declares_smtputf8(b"BODY=8BITMIME smtputf8"));
+        assert!(declares_smtputf8(b"SIZE=10 SmtpUtf8 BODY=8BITMIME"));
+        assert!(!declares_smtputf8(b""));
+        assert!(!declares_smtputf8(b"SMTPUTF8=YES"));
+        assert!(!declares_smtputf8(b"XSMTPUTF8"));
+        assert!(!declares_smtputf8(b"SMTPUTF"));
+        assert!(utf8_ok("j\u{f6}rg@b\u{fc}cher.example".as_bytes()));
+        assert!(utf8_ok(b"plain@example.com"));
+        assert!(!utf8_ok(b"j\xf6rg@example.com"));
+        assert!(!utf8_ok(b"\xc3@example.com"));
+        assert!(!utf8_ok(b"\xed\xa0\x80@example.com"), "a surrogate");
+        assert!(!utf8_ok(b"\xc0\xaf@example.com"), "an overlong form");
     }
 
     #[test]
@@ -329,7 +426,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn parse_never_panics_and_respects_the_limit(arg in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
-            let got = parse(&arg, Some(b"me.example"), &mut Me(vec![[127, 0, 0, 1]])).unwrap();
+            let got = parse(&arg, Some(b"me.example"), &mut me()).unwrap();
             if let Some(addr) = got {
                 proptest::prop_assert!(addr.len() < MAX_ADDR);
                 proptest::prop_assert!(addr.len() <= arg.len() + b"me.example".len());

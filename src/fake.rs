@@ -290,12 +290,13 @@ pub fn run(
     (code, events)
 }
 
-/// This host's addresses for tests: 127.0.0.1 only.
+/// This host's addresses for tests: 127.0.0.1 and ::1 only.
 pub struct Loopback;
 
 impl crate::ipme::Ipme for Loopback {
-    fn is_me(&mut self, ip: [u8; 4]) -> io::Result<bool> {
-        Ok(ip == [127, 0, 0, 1])
+    fn is_me(&mut self, ip: std::net::IpAddr) -> io::Result<bool> {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        Ok(ip == IpAddr::V4(Ipv4Addr::LOCALHOST) || ip == IpAddr::V6(Ipv6Addr::LOCALHOST))
     }
 }
 

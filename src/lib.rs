@@ -49,6 +49,7 @@ pub mod server;
 pub mod session;
 pub mod setup;
 pub mod starttls;
+pub mod tcp_environ;
 #[cfg(test)]
 pub(crate) mod testdir;
 pub mod validrcptto;

@@ -17,6 +17,10 @@ pub struct Origin<'a> {
     /// The TLS cipher suite, when the message came over TLS: the protocol
     /// then reads `(CIPHER encrypted) SMTP`, as the qmail TLS patch writes.
     pub cipher: Option<&'a [u8]>,
+    /// The MAIL declared SMTPUTF8: the protocol reads `UTF8SMTP` (RFC
+    /// 6531 section 3.7.3 names the with-clause values; qmail's plain
+    /// `SMTP` becomes `UTF8SMTP`).
+    pub smtputf8: bool,
 }
 
 /// qmail's `issafe` (plus `[` and `]`, kept for IP literals as notqmail
@@ -82,8 +86,9 @@ pub fn header(out: &mut Vec<u8>, o: &Origin, now: u64) {
     date822(&mut date, now);
     const ENCRYPTED: &[u8] = b" encrypted)";
     let tls = o.cipher.map_or(0, |c| 2 + c.len() + ENCRYPTED.len());
+    let protocol = protocol(o);
     let [local] = fit(
-        b"  by ".len() + b" with SMTP; ".len() + tls + date.len(),
+        b"  by ".len() + b" with ; ".len() + protocol.len() + tls + date.len(),
         [o.local],
     );
     put_safe(out, local);
@@ -96,9 +101,16 @@ pub fn header(out: &mut Vec<u8>, o: &Origin, now: u64) {
         out.extend_from_slice(ENCRYPTED);
         out.push(b' ');
     }
-    out.extend_from_slice(b"SMTP; ");
+    out.extend_from_slice(protocol);
+    out.extend_from_slice(b"; ");
     out.extend_from_slice(&date);
     out.push(b'\n');
+}
+
+/// The protocol word of the with-clause: qmail's `SMTP` (for EHLO too),
+/// `UTF8SMTP` under SMTPUTF8.
+fn protocol(o: &Origin) -> &'static [u8] {
+    if o.smtputf8 { b"UTF8SMTP" } else { b"SMTP" }
 }
 
 /// qmail's `date822fmt`: `29 Nov 2026 20:33:46 -0000`, UTC, day without a
@@ -162,6 +174,7 @@ mod tests {
             remote_ip: b"192.0.2.1",
             local: b"mx.example",
             cipher: None,
+            smtputf8: false,
         };
         header(&mut v, &o, 1_795_984_426);
         assert_eq!(
@@ -209,6 +222,38 @@ mod tests {
         header(&mut v, &o, 0);
         let second = v.split(|&b| b == b'\n').nth(1).unwrap();
         assert_eq!(second.len(), 998);
+    }
+
+    #[test]
+    fn under_smtputf8_the_protocol_is_utf8smtp() {
+        let o = Origin {
+            remote_host: b"unknown",
+            remote_ip: b"2001:db8::7",
+            local: b"mx.example",
+            smtputf8: true,
+            ..Default::default()
+        };
+        let mut v = Vec::new();
+        header(&mut v, &o, 0);
+        assert_eq!(
+            String::from_utf8(v).unwrap(),
+            "Received: from unknown (2001:db8::7)\n  by mx.example with UTF8SMTP; 1 Jan 1970 00:00:00 -0000\n"
+        );
+        let o = Origin {
+            cipher: Some(b"TLS_AES_128_GCM_SHA256"),
+            ..o
+        };
+        let mut v = Vec::new();
+        header(&mut v, &o, 0);
+        assert!(v.ends_with(
+            b"with (TLS_AES_128_GCM_SHA256 encrypted) UTF8SMTP; 1 Jan 1970 00:00:00 -0000\n"
+        ));
+        // The line limit counts the longer word.
+        let local = vec![b'l'; 5000];
+        let o = Origin { local: &local, ..o };
+        let mut v = Vec::new();
+        header(&mut v, &o, 0);
+        assert_eq!(v.split(|&b| b == b'\n').nth(1).unwrap().len(), 998);
     }
 
     #[test]

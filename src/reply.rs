@@ -19,6 +19,10 @@ pub const GO_AHEAD: &[u8] = b"354 go ahead\r\n";
 /// netqmail has them; the optional lines (STARTTLS, SIZE) go in between.
 pub const EHLO_PIPELINING: &[u8] = b"\r\n250-PIPELINING\r\n";
 pub const EHLO_LAST: &[u8] = b"250 8BITMIME\r\n";
+/// RFC 6531, always offered (after PIPELINING, where sagredo's qmail has
+/// it): qmail is 8-bit clean, so UTF-8 addresses and headers pass as they
+/// are.
+pub const EHLO_SMTPUTF8: &[u8] = b"250-SMTPUTF8\r\n";
 /// Offered when control/servercert.pem exists and the session is plain.
 pub const EHLO_STARTTLS: &[u8] = b"250-STARTTLS\r\n";
 /// Followed by databytes and CRLF (RFC 1870), when databytes is set.
@@ -60,6 +64,12 @@ pub const MUST_STARTTLS: &[u8] = b"530 Must issue a STARTTLS command first (#5.7
 // documented in qmail-smtpd(8).
 pub const BARE_CR: &[u8] = b"554 sorry, message contains a bare CR, which I refuse (#5.6.2)\r\n";
 pub const LINE_TOO_LONG: &[u8] = b"500 sorry, command line too long (#5.5.2)\r\n";
+/// MAIL or RCPT with SMTPUTF8 declared, and the address is not UTF-8 (RFC
+/// 6531 section 3.3; RFC 3463's bad sender / destination syntax codes).
+pub const SENDER_NOT_UTF8: &[u8] =
+    b"553 sorry, that sender address is not valid UTF-8 (#5.1.7)\r\n";
+pub const RECIPIENT_NOT_UTF8: &[u8] =
+    b"553 sorry, that recipient address is not valid UTF-8 (#5.1.3)\r\n";
 pub const TOO_MANY_RCPTS: &[u8] = b"452 sorry, too many recipients (#4.5.3)\r\n";
 /// The recipient check found that qmail would defer this recipient (a
 /// temporary failure of qmail-lspawn or qmail-local before delivery: a

@@ -11,6 +11,7 @@ use crate::addr::Rcpthosts;
 use crate::control::{self, HostSet};
 use crate::queue::Program;
 use crate::session::Setup;
+use crate::tcp_environ;
 
 /// Default recipients per message: RFC 5321 asks for at least 100; this is
 /// Postfix's default.
@@ -93,26 +94,18 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
             .get_or_init(|| (peer.take().expect("once"))())
             .clone()
     };
-    let remote_ip = env
-        .get("TCPREMOTEIP")
+    // See tcp_environ: netqmail's TCP* variables, else the IPv6
+    // tcpservers' ${PROTO}* ones; IPv4-mapped addresses as IPv4.
+    let remote_ip = tcp_environ::remote_ip(env)
         .or_else(|| peer_lazy_get().remote)
         .unwrap_or_else(|| b"unknown".to_vec());
-    let local = env
-        .get("TCPLOCALHOST")
-        .or_else(|| env.get("TCPLOCALIP"))
+    let local = tcp_environ::local(env)
         .or_else(|| peer_lazy_get().local)
         .unwrap_or_else(|| b"unknown".to_vec());
-    let remote_host = env
-        .get("TCPREMOTEHOST")
-        .unwrap_or_else(|| b"unknown".to_vec());
-    let log_ip = env
-        .get("PROTO")
-        .and_then(|proto| {
-            let name = format!("{}REMOTEIP", String::from_utf8_lossy(&proto));
-            env.get(&name)
-        })
-        .unwrap_or_default();
+    let remote_host = tcp_environ::remote_host(env).unwrap_or_else(|| b"unknown".to_vec());
+    let log_ip = tcp_environ::log_ip(env, &remote_ip);
     let pid = std::process::id();
+    let validrcptto = crate::validrcptto::load(home, env, pid, &remote_ip)?;
     let setup = Setup {
         greeting,
         localiphost,
@@ -122,7 +115,7 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         relayclient: env.get("RELAYCLIENT"),
         remote_ip,
         remote_host,
-        remote_info: env.get("TCPREMOTEINFO"),
+        remote_info: tcp_environ::remote_info(env),
         local,
         log_ip,
         pid,
@@ -134,7 +127,7 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         unknown_delay: env_ulong(env, "UNKNOWNRCPTDELAY").unwrap_or(0).min(3600),
         tarpit_count: tarpit_number(home, env, "tarpitcount", "TARPITCOUNT", 0)?,
         tarpit_delay: tarpit_delay(tarpit_number(home, env, "tarpitdelay", "TARPITDELAY", 5)?),
-        validrcptto: crate::validrcptto::load(home, env, pid)?,
+        validrcptto,
         rcptlog: switch(env, crate::decision::SWITCH),
         rcptcheck: rcptcheck(env, timeout),
         // As the TLS patch: offered when the file is there (stat only; it

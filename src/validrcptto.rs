@@ -44,7 +44,8 @@ pub const DEFAULT_LIMIT: i32 = 10;
 
 /// What identifies this process in the patches' log lines: both start them
 /// with `qmail-smtpd[PID]: ` (`title`, made in `main`) and name the client
-/// by `remoteip` ($TCPREMOTEIP, else `unknown`).
+/// by `remoteip` (the address the Received header shows: $TCPREMOTEIP,
+/// else see tcp_environ; `unknown` when there is none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogId {
     pub pid: u32,
@@ -305,14 +306,11 @@ fn env_int(env: &dyn Env, name: &str) -> Option<i32> {
 /// `Err` (a file that exists but cannot be opened or read, or a
 /// $VALIDRCPTTO_CDB that cannot be opened at all) is answered as the
 /// patches do, `421 unable to read controls (#4.3.0)` (die_control).
-pub fn load(home: &Path, env: &dyn Env, pid: u32) -> io::Result<Config> {
-    // Made only for a form that is configured: a plain connection reads
-    // no variable more for it.
+pub fn load(home: &Path, env: &dyn Env, pid: u32, remote_ip: &[u8]) -> io::Result<Config> {
+    // Made only for a form that is configured.
     let id = || LogId {
         pid,
-        remote_ip: env
-            .get("TCPREMOTEIP")
-            .unwrap_or_else(|| b"unknown".to_vec()),
+        remote_ip: remote_ip.to_vec(),
     };
 
     // Simpson (readenv): set and non-empty, it must open, whatever the
@@ -810,7 +808,7 @@ mod tests {
     #[test]
     fn load_nothing_configured() {
         let h = home("none");
-        let c = load(&h, &MapEnv(BTreeMap::new()), 1).unwrap();
+        let c = load(&h, &MapEnv(BTreeMap::new()), 1, b"unknown").unwrap();
         assert!(c.simpson.is_none() && c.sagredo.is_none());
         // Empty values name no file ([S] readenv `if(*x)`; [G] open("")).
         let env = MapEnv(BTreeMap::from([
@@ -818,7 +816,7 @@ mod tests {
             ("VALIDRCPTTO", &b""[..]),
             ("MOREVALIDRCPTTO_CDB", &b""[..]),
         ]));
-        let c = load(&h, &env, 1).unwrap();
+        let c = load(&h, &env, 1, b"unknown").unwrap();
         assert!(c.simpson.is_none() && c.sagredo.is_none());
     }
 
@@ -832,9 +830,8 @@ mod tests {
             ("VALIDRCPTTO_CDB", &b"control/v.cdb"[..]),
             ("VALIDRCPTTO_LIMIT", &b"2"[..]),
             ("VALIDRCPTTO_LOG", &b"1"[..]),
-            ("TCPREMOTEIP", &b"198.51.100.7"[..]),
         ]));
-        let mut c = load(&h, &env, 1).unwrap();
+        let mut c = load(&h, &env, 1, b"198.51.100.7").unwrap();
         assert!(c.sagredo.is_none());
         let s = c.simpson.as_mut().unwrap();
         let mut log = Vec::new();
@@ -850,17 +847,33 @@ mod tests {
             "VALIDRCPTTO_CDB",
             &b"control/missing.cdb"[..],
         )]));
-        let e = load(&h, &env, 1).err().expect("a missing cdb is an error");
+        let e = load(&h, &env, 1, b"unknown")
+            .err()
+            .expect("a missing cdb is an error");
         assert!(e.to_string().contains("missing.cdb"), "{e}");
 
         // Unset LIMIT: 10; a non-number: 0, no limit.
         let env = MapEnv(BTreeMap::from([("VALIDRCPTTO_CDB", &b"control/v.cdb"[..])]));
-        assert_eq!(load(&h, &env, 1).unwrap().simpson.unwrap().limit, 10);
+        assert_eq!(
+            load(&h, &env, 1, b"unknown")
+                .unwrap()
+                .simpson
+                .unwrap()
+                .limit,
+            10
+        );
         let env = MapEnv(BTreeMap::from([
             ("VALIDRCPTTO_CDB", &b"control/v.cdb"[..]),
             ("VALIDRCPTTO_LIMIT", &b"none"[..]),
         ]));
-        assert_eq!(load(&h, &env, 1).unwrap().simpson.unwrap().limit, 0);
+        assert_eq!(
+            load(&h, &env, 1, b"unknown")
+                .unwrap()
+                .simpson
+                .unwrap()
+                .limit,
+            0
+        );
     }
 
     #[test]
@@ -872,7 +885,7 @@ mod tests {
         let h = home("sagredo");
         std::fs::write(h.join("control/validrcptto"), b"# valid\n\nJoe@D  \n-@d\n").unwrap();
         write_cdb(&h.join("control/morevalidrcptto.cdb"), &[(b"ann@d", b"")]);
-        let mut c = load(&h, &MapEnv(BTreeMap::new()), 1).unwrap();
+        let mut c = load(&h, &MapEnv(BTreeMap::new()), 1, b"unknown").unwrap();
         assert!(c.simpson.is_none());
         let s = c.sagredo.as_mut().unwrap();
         assert_eq!(verdict(s, "joe@d"), "accept");
@@ -885,7 +898,7 @@ mod tests {
             ("VALIDRCPTTO", &b"other"[..]),
             ("MOREVALIDRCPTTO_CDB", &b"nothere.cdb"[..]),
         ]));
-        let mut c = load(&h, &env, 1).unwrap();
+        let mut c = load(&h, &env, 1, b"unknown").unwrap();
         let s = c.sagredo.as_mut().unwrap();
         assert_eq!(verdict(s, "bob@d"), "accept");
         assert_eq!(
@@ -897,6 +910,6 @@ mod tests {
 
         // A list that exists but cannot be read: die_control.
         let env = MapEnv(BTreeMap::from([("VALIDRCPTTO", &b"control"[..])]));
-        assert!(load(&h, &env, 1).is_err());
+        assert!(load(&h, &env, 1, b"unknown").is_err());
     }
 }

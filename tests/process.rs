@@ -133,7 +133,7 @@ fn two_messages_in_one_session_and_data_ends_the_transaction() {
     );
     let out = f.run(STD_ENV, input);
     out.assert_stdout(format!(
-        "{G}250-mx.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n{ACCEPTED}\
+        "{G}250-mx.example\r\n250-PIPELINING\r\n250-SMTPUTF8\r\n250 8BITMIME\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n{ACCEPTED}\
          503 MAIL first (#5.5.1)\r\n503 MAIL first (#5.5.1)\r\n\
          250 ok\r\n250 ok\r\n354 go ahead\r\n{ACCEPTED}{BYE}"
     ));

@@ -65,11 +65,12 @@ fn a_whole_session_under_softlimit() {
     let replies = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = replies.split("\r\n").collect();
     assert_eq!(
-        lines[..8],
+        lines[..9],
         [
             "220 mx.example ESMTP",
             "250-mx.example",
             "250-PIPELINING",
+            "250-SMTPUTF8",
             "250 8BITMIME",
             "250 ok",
             "550 sorry, no mailbox here by that name. (#5.1.1)",

@@ -144,10 +144,10 @@ fn swaks_starttls_delivers_and_received_says_encrypted() {
     );
     let t = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
     if !out.status.success()
-        || !t.contains("<-  250-PIPELINING\n<-  250-STARTTLS\n<-  250 8BITMIME\n")
+        || !t.contains("<-  250-PIPELINING\n<-  250-SMTPUTF8\n<-  250-STARTTLS\n<-  250 8BITMIME\n")
         || !t.contains("<-  220 ready for tls\n")
         // After the handshake: the same EHLO reply without STARTTLS.
-        || !t.contains("<~  250-mx.example\n<~  250-PIPELINING\n<~  250 8BITMIME\n")
+        || !t.contains("<~  250-mx.example\n<~  250-PIPELINING\n<~  250-SMTPUTF8\n<~  250 8BITMIME\n")
         || !t.contains("<~  250 ok ")
     {
         server.fail(&f, &out, "swaks --tls: unexpected dialogue");
@@ -199,7 +199,9 @@ fn openssl_s_client_starttls() {
     let out = child.wait_with_output().unwrap();
     let t = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
     // s_client's own EHLO and STARTTLS are not shown; ours, inside TLS, are.
-    if !t.ends_with("250-mx.example\n250-PIPELINING\n250 8BITMIME\n250 ok\n221 mx.example\n") {
+    if !t.ends_with(
+        "250-mx.example\n250-PIPELINING\n250-SMTPUTF8\n250 8BITMIME\n250 ok\n221 mx.example\n",
+    ) {
         server.fail(
             &f,
             &out,
@@ -311,7 +313,7 @@ tls.sendall(b"NOOP\r\nQUIT\r\n")
 print(g.read().decode(), end="")
 "#,
     );
-    let want = "220 mx.example ESMTP\r\n250-mx.example\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n\
+    let want = "220 mx.example ESMTP\r\n250-mx.example\r\n250-PIPELINING\r\n250-SMTPUTF8\r\n250-STARTTLS\r\n250 8BITMIME\r\n\
                 220 ready for tls\r\n250 ok\r\n221 mx.example\r\n";
     if !out.status.success() || out.stdout != want.as_bytes() {
         server.fail(&f, &out, &format!("want exactly:\n{want}"));
@@ -407,9 +409,9 @@ fn bad_certificate_keeps_plain_smtp_working() {
     });
     assert_eq!(
         got,
-        "220 mx.example ESMTP\r\n250-mx.example\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n\
+        "220 mx.example ESMTP\r\n250-mx.example\r\n250-PIPELINING\r\n250-SMTPUTF8\r\n250-STARTTLS\r\n250 8BITMIME\r\n\
          454 TLS not available due to temporary reason (#4.3.0)\r\n\
-         250-mx.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n250 ok TIME\r\n221 mx.example\r\n",
+         250-mx.example\r\n250-PIPELINING\r\n250-SMTPUTF8\r\n250 8BITMIME\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n250 ok TIME\r\n221 mx.example\r\n",
         "log:\n{}",
         server.log_text()
     );

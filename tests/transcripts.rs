@@ -231,9 +231,10 @@ fn mask_reply(line: &str) -> String {
     }
 }
 
-/// The Received date (after ` with SMTP; ` on the `  by` line) → `DATE`.
+/// The Received date (after the protocol's `; ` on the `  by` line) →
+/// `DATE`.
 fn mask_message_line(line: &str) -> String {
-    const SEP: &str = " with SMTP; ";
+    const SEP: &str = "; ";
     match (line.starts_with("  by "), line.rfind(SEP)) {
         (true, Some(at)) => format!("{}DATE", &line[..at + SEP.len()]),
         _ => line.to_string(),
@@ -332,8 +333,10 @@ impl Env for MapEnv<'_> {
 
 struct Loopback;
 impl Ipme for Loopback {
-    fn is_me(&mut self, ip: [u8; 4]) -> std::io::Result<bool> {
-        Ok(ip == [127, 0, 0, 1] || ip == [0, 0, 0, 0])
+    fn is_me(&mut self, ip: std::net::IpAddr) -> std::io::Result<bool> {
+        Ok(["127.0.0.1", "0.0.0.0", "::1", "::"]
+            .iter()
+            .any(|me| ip == me.parse::<std::net::IpAddr>().unwrap()))
     }
 }
 

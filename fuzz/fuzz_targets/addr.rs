@@ -10,8 +10,8 @@ use qmail_smtpd::control::HostSet;
 
 struct Me;
 impl Ipme for Me {
-    fn is_me(&mut self, ip: [u8; 4]) -> std::io::Result<bool> {
-        Ok(ip[0] == 127)
+    fn is_me(&mut self, ip: std::net::IpAddr) -> std::io::Result<bool> {
+        Ok(ip.is_loopback())
     }
 }
 

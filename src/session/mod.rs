@@ -152,6 +152,8 @@ pub struct Session<'a> {
     fake_helo: Option<Vec<u8>>,
     seen_mail: bool,
     mail_from: Vec<u8>,
+    /// This transaction's MAIL declared SMTPUTF8 (RFC 6531).
+    smtputf8: bool,
     /// The recipients, as qmail-queue's envelope wants them: `T` addr NUL.
     rcpt_to: Vec<u8>,
     rcpt_count: usize,
@@ -186,6 +188,7 @@ impl<'a> Session<'a> {
             fake_helo: None,
             seen_mail: false,
             mail_from: Vec::new(),
+            smtputf8: false,
             rcpt_to: Vec::new(),
             rcpt_count: 0,
             flag_barf: false,
@@ -326,6 +329,7 @@ impl<'a> Session<'a> {
             Verb::Ehlo => {
                 self.greeting_line(b"250-");
                 self.out.extend_from_slice(reply::EHLO_PIPELINING);
+                self.out.extend_from_slice(reply::EHLO_SMTPUTF8);
                 if self.setup.starttls {
                     self.out.extend_from_slice(reply::EHLO_STARTTLS);
                 }
@@ -424,10 +428,17 @@ impl<'a> Session<'a> {
             self.out.extend_from_slice(reply::MUST_STARTTLS);
             return None;
         }
+        let params = addr::parameters(arg);
+        let smtputf8 = addr::declares_smtputf8(params);
+        if smtputf8 && !addr::utf8_ok(&addr) {
+            self.seen_mail = false;
+            self.out.extend_from_slice(reply::SENDER_NOT_UTF8);
+            return None;
+        }
         // RFC 1870: a message declared too big is refused now, before it
         // is sent; the MAIL is not accepted.
         if self.setup.databytes > 0
-            && addr::declared_size(addr::parameters(arg)).is_some_and(|n| n > self.setup.databytes)
+            && addr::declared_size(params).is_some_and(|n| n > self.setup.databytes)
         {
             self.seen_mail = false;
             self.out.extend_from_slice(reply::TOO_BIG);
@@ -442,6 +453,7 @@ impl<'a> Session<'a> {
         self.deny_any = false;
         self.flag_barf = addr::badmailfrom(&self.setup.badmailfrom, &addr);
         self.seen_mail = true;
+        self.smtputf8 = smtputf8;
         self.rcpt_to.clear();
         self.rcpt_count = 0;
         self.mail_from = addr;
@@ -507,6 +519,7 @@ impl<'a> Session<'a> {
             remote_ip: &self.setup.remote_ip,
             local: &self.setup.local,
             cipher: self.setup.cipher.as_deref(),
+            smtputf8: self.smtputf8,
         };
         received::header(&mut self.queue, &origin, now);
         let data = Data::new(self.setup.databytes, !self.setup.allow_bare_cr);

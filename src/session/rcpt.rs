@@ -44,6 +44,10 @@ impl Session<'_> {
             }
             Ok(Some(addr)) => addr,
         };
+        if self.smtputf8 && !crate::addr::utf8_ok(&addr) {
+            self.out.extend_from_slice(reply::RECIPIENT_NOT_UTF8);
+            return None;
+        }
         match self.checks(&mut addr) {
             Ok(rule) => self.take(addr, rule),
             Err(stop) => stop,

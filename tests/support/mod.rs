@@ -1242,12 +1242,13 @@ pub fn mask_received(
         return err("no LF after the second Received line");
     };
     let second = &msg[nl1 + 1..nl2];
-    const SEP: &[u8] = b" with SMTP; ";
+    // The date follows the protocol (`with SMTP; `, `with UTF8SMTP; `).
+    const SEP: &[u8] = b"; ";
     if !second.starts_with(b"  by ") {
         return err("the second Received line does not start with `  by `");
     }
     let Some(at) = second.windows(SEP.len()).rposition(|w| w == SEP) else {
-        return err("the second Received line has no ` with SMTP; `");
+        return err("the second Received line has no `; ` before a date");
     };
     let date = String::from_utf8_lossy(&second[at + SEP.len()..]).into_owned();
     let Some(t) = parse_date822(&date) else {

@@ -7,10 +7,12 @@ S: 250 Welcome to mx.example
 C: EHLO client.example
 S: 250-Welcome to mx.example
 S: 250-PIPELINING
+S: 250-SMTPUTF8
 S: 250 8BITMIME
 C: ehlo
 S: 250-Welcome to mx.example
 S: 250-PIPELINING
+S: 250-SMTPUTF8
 S: 250 8BITMIME
 C: QUIT
 S: 221 Welcome to mx.example

@@ -7,6 +7,7 @@ S: 220 mx.example ESMTP
 C: EHLO client.example
 S: 250-mx.example
 S: 250-PIPELINING
+S: 250-SMTPUTF8
 S: 250-STARTTLS
 S: 250 8BITMIME
 C: MAIL FROM:<a@b>
