@@ -11,7 +11,7 @@ use crate::addr::Rcpthosts;
 use crate::control::{self, HostSet};
 use crate::queue::Program;
 use crate::session::Setup;
-use crate::tcp_environ;
+use crate::tcp_environ::TcpEnviron;
 
 /// Default recipients per message: RFC 5321 asks for at least 100; this is
 /// Postfix's default.
@@ -96,14 +96,17 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
     };
     // See tcp_environ: netqmail's TCP* variables, else the IPv6
     // tcpservers' ${PROTO}* ones; IPv4-mapped addresses as IPv4.
-    let remote_ip = tcp_environ::remote_ip(env)
+    let tcp = TcpEnviron::new(env);
+    let remote_ip = tcp
+        .remote_ip()
         .or_else(|| peer_lazy_get().remote)
         .unwrap_or_else(|| b"unknown".to_vec());
-    let local = tcp_environ::local(env)
+    let local = tcp
+        .local()
         .or_else(|| peer_lazy_get().local)
         .unwrap_or_else(|| b"unknown".to_vec());
-    let remote_host = tcp_environ::remote_host(env).unwrap_or_else(|| b"unknown".to_vec());
-    let log_ip = tcp_environ::log_ip(env, &remote_ip);
+    let remote_host = tcp.remote_host().unwrap_or_else(|| b"unknown".to_vec());
+    let log_ip = tcp.log_ip(&remote_ip);
     let pid = std::process::id();
     let validrcptto = crate::validrcptto::load(home, env, pid, &remote_ip)?;
     let setup = Setup {
@@ -115,7 +118,7 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         relayclient: env.get("RELAYCLIENT"),
         remote_ip,
         remote_host,
-        remote_info: tcp_environ::remote_info(env),
+        remote_info: tcp.remote_info(),
         local,
         log_ip,
         pid,

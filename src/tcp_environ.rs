@@ -20,58 +20,69 @@ use std::net::Ipv6Addr;
 
 use crate::setup::Env;
 
-/// `tcp` (`TCP` + `what`, spelled out: the common case builds no name),
-/// else `${PROTO}` + `what` when PROTO names another prefix (`TCP6`).
-fn tcp_or_proto(env: &dyn Env, tcp: &str, what: &str) -> Option<Vec<u8>> {
-    debug_assert_eq!(&tcp[3..], what);
-    env.get(tcp).or_else(|| {
-        let proto = env.get("PROTO")?;
-        if proto == b"TCP" {
-            return None;
+/// The variables, with `PROTO` read once.
+pub struct TcpEnviron<'a> {
+    env: &'a dyn Env,
+    /// `PROTO` when it names a prefix other than `TCP` (`TCP6`): the
+    /// prefix of the fallbacks.
+    other_proto: Option<Vec<u8>>,
+}
+
+impl<'a> TcpEnviron<'a> {
+    pub fn new(env: &'a dyn Env) -> Self {
+        TcpEnviron {
+            env,
+            other_proto: env.get("PROTO").filter(|p| p != b"TCP"),
         }
-        prefixed(env, &proto, what)
-    })
-}
+    }
 
-/// `${PROTO}` + `what` (realrcptto's `${PROTO}REMOTEIP`).
-fn proto_var(env: &dyn Env, what: &str) -> Option<Vec<u8>> {
-    prefixed(env, &env.get("PROTO")?, what)
-}
+    /// `tcp` (`TCP` + `what`, spelled out: the common case builds no
+    /// name), else `${PROTO}` + `what`.
+    fn tcp_or_proto(&self, tcp: &str, what: &str) -> Option<Vec<u8>> {
+        debug_assert_eq!(&tcp[3..], what);
+        self.env.get(tcp).or_else(|| self.proto_var(what))
+    }
 
-fn prefixed(env: &dyn Env, proto: &[u8], what: &str) -> Option<Vec<u8>> {
-    env.get(&format!("{}{what}", String::from_utf8_lossy(proto)))
-}
+    /// `${PROTO}` + `what`, when PROTO is not `TCP`.
+    fn proto_var(&self, what: &str) -> Option<Vec<u8>> {
+        let proto = self.other_proto.as_deref()?;
+        self.env
+            .get(&format!("{}{what}", String::from_utf8_lossy(proto)))
+    }
 
-/// The client's address: `TCPREMOTEIP`, else `${PROTO}REMOTEIP`; unmapped.
-pub fn remote_ip(env: &dyn Env) -> Option<Vec<u8>> {
-    tcp_or_proto(env, "TCPREMOTEIP", "REMOTEIP").map(unmapped)
-}
+    /// The client's address: `TCPREMOTEIP`, else `${PROTO}REMOTEIP`;
+    /// unmapped.
+    pub fn remote_ip(&self) -> Option<Vec<u8>> {
+        self.tcp_or_proto("TCPREMOTEIP", "REMOTEIP").map(unmapped)
+    }
 
-/// Our own name or address for the Received header, as netqmail:
-/// `TCPLOCALHOST`, else `TCPLOCALIP`; each also as `${PROTO}*`.
-pub fn local(env: &dyn Env) -> Option<Vec<u8>> {
-    tcp_or_proto(env, "TCPLOCALHOST", "LOCALHOST")
-        .or_else(|| tcp_or_proto(env, "TCPLOCALIP", "LOCALIP").map(unmapped))
-}
+    /// Our own name or address for the Received header, as netqmail:
+    /// `TCPLOCALHOST`, else `TCPLOCALIP`; each also as `${PROTO}*`.
+    pub fn local(&self) -> Option<Vec<u8>> {
+        self.tcp_or_proto("TCPLOCALHOST", "LOCALHOST")
+            .or_else(|| self.tcp_or_proto("TCPLOCALIP", "LOCALIP").map(unmapped))
+    }
 
-/// The client's DNS name (`TCPREMOTEHOST`, else `${PROTO}REMOTEHOST`).
-pub fn remote_host(env: &dyn Env) -> Option<Vec<u8>> {
-    tcp_or_proto(env, "TCPREMOTEHOST", "REMOTEHOST")
-}
+    /// The client's DNS name (`TCPREMOTEHOST`, else `${PROTO}REMOTEHOST`).
+    pub fn remote_host(&self) -> Option<Vec<u8>> {
+        self.tcp_or_proto("TCPREMOTEHOST", "REMOTEHOST")
+    }
 
-/// The ident answer (`TCPREMOTEINFO`, else `${PROTO}REMOTEINFO`).
-pub fn remote_info(env: &dyn Env) -> Option<Vec<u8>> {
-    tcp_or_proto(env, "TCPREMOTEINFO", "REMOTEINFO")
-}
+    /// The ident answer (`TCPREMOTEINFO`, else `${PROTO}REMOTEINFO`).
+    pub fn remote_info(&self) -> Option<Vec<u8>> {
+        self.tcp_or_proto("TCPREMOTEINFO", "REMOTEINFO")
+    }
 
-/// The address in the realrcptto and RCPTLOG lines: the patch's
-/// `${PROTO}REMOTEIP`, else `remote_ip` (what the Received header shows,
-/// `TCPREMOTEIP` or the socket's), else empty as in the patch; unmapped.
-pub fn log_ip(env: &dyn Env, remote_ip: &[u8]) -> Vec<u8> {
-    match proto_var(env, "REMOTEIP") {
-        Some(ip) => unmapped(ip),
-        None if remote_ip == b"unknown" => Vec::new(),
-        None => remote_ip.to_vec(),
+    /// The address in the realrcptto and RCPTLOG lines: the patch's
+    /// `${PROTO}REMOTEIP`, else `remote_ip` (what the Received header
+    /// shows: `TCPREMOTEIP`, which is also `${PROTO}REMOTEIP` when PROTO
+    /// is `TCP`, or the socket's), else empty as in the patch; unmapped.
+    pub fn log_ip(&self, remote_ip: &[u8]) -> Vec<u8> {
+        match self.proto_var("REMOTEIP") {
+            Some(ip) => unmapped(ip),
+            None if remote_ip == b"unknown" => Vec::new(),
+            None => remote_ip.to_vec(),
+        }
     }
 }
 
@@ -147,10 +158,11 @@ mod tests {
             ("TCPLOCALIP", "2001:db8::25"),
             ("TCP6LOCALIP", "2001:db8::25"),
         ]);
-        let ip = remote_ip(&env).unwrap();
+        let t = TcpEnviron::new(&env);
+        let ip = t.remote_ip().unwrap();
         assert_eq!(ip, b"2001:db8::7");
-        assert_eq!(local(&env).unwrap(), b"2001:db8::25");
-        assert_eq!(log_ip(&env, &ip), b"2001:db8::7");
+        assert_eq!(t.local().unwrap(), b"2001:db8::25");
+        assert_eq!(t.log_ip(&ip), b"2001:db8::7");
     }
 
     #[test]
@@ -161,9 +173,10 @@ mod tests {
             ("TCPREMOTEIP", "192.0.2.1"),
             ("TCP6REMOTEIP", "::ffff:192.0.2.1"),
         ]);
-        let ip = remote_ip(&env).unwrap();
+        let t = TcpEnviron::new(&env);
+        let ip = t.remote_ip().unwrap();
         assert_eq!(ip, b"192.0.2.1");
-        assert_eq!(log_ip(&env, &ip), b"192.0.2.1");
+        assert_eq!(t.log_ip(&ip), b"192.0.2.1");
         // With -6, an IPv4 client on the IPv6 socket.
         let env = vars(&[
             ("PROTO", "TCP6"),
@@ -171,10 +184,11 @@ mod tests {
             ("TCP6REMOTEIP", "::ffff:192.0.2.1"),
             ("TCPLOCALIP", "::ffff:192.0.2.25"),
         ]);
-        let ip = remote_ip(&env).unwrap();
+        let t = TcpEnviron::new(&env);
+        let ip = t.remote_ip().unwrap();
         assert_eq!(ip, b"192.0.2.1");
-        assert_eq!(log_ip(&env, &ip), b"192.0.2.1");
-        assert_eq!(local(&env).unwrap(), b"192.0.2.25");
+        assert_eq!(t.log_ip(&ip), b"192.0.2.1");
+        assert_eq!(t.local().unwrap(), b"192.0.2.25");
     }
 
     #[test]
@@ -187,29 +201,33 @@ mod tests {
             ("TCP6LOCALIP", "2001:db8::25"),
             ("TCP6LOCALHOST", "mx.example"),
         ]);
-        let ip = remote_ip(&env).unwrap();
+        let t = TcpEnviron::new(&env);
+        let ip = t.remote_ip().unwrap();
         assert_eq!(ip, b"2001:db8::7");
-        assert_eq!(log_ip(&env, &ip), b"2001:db8::7");
-        assert_eq!(remote_host(&env).unwrap(), b"client.example");
-        assert_eq!(remote_info(&env).unwrap(), b"joe");
-        assert_eq!(local(&env).unwrap(), b"mx.example");
+        assert_eq!(t.log_ip(&ip), b"2001:db8::7");
+        assert_eq!(t.remote_host().unwrap(), b"client.example");
+        assert_eq!(t.remote_info().unwrap(), b"joe");
+        assert_eq!(t.local().unwrap(), b"mx.example");
     }
 
     #[test]
     fn djb_ucspi_tcp_and_no_tcpserver() {
         let env = vars(&[("PROTO", "TCP"), ("TCPREMOTEIP", "192.0.2.1")]);
-        assert_eq!(remote_ip(&env).unwrap(), b"192.0.2.1");
-        assert_eq!(local(&env), None);
-        assert_eq!(remote_host(&env), None);
+        let t = TcpEnviron::new(&env);
+        assert_eq!(t.remote_ip().unwrap(), b"192.0.2.1");
+        assert_eq!(t.local(), None);
+        assert_eq!(t.remote_host(), None);
         // The realrcptto line: TCPREMOTEIP when PROTO is unset (it was
         // empty in the patch), the socket's address under inetd, and
         // empty when there is none.
         let env = vars(&[("TCPREMOTEIP", "192.0.2.1")]);
-        let ip = remote_ip(&env).unwrap();
-        assert_eq!(log_ip(&env, &ip), b"192.0.2.1");
+        let t = TcpEnviron::new(&env);
+        let ip = t.remote_ip().unwrap();
+        assert_eq!(t.log_ip(&ip), b"192.0.2.1");
         let env = vars(&[]);
-        assert_eq!(remote_ip(&env), None);
-        assert_eq!(log_ip(&env, b"2001:db8::9"), b"2001:db8::9");
-        assert_eq!(log_ip(&env, b"unknown"), b"");
+        let t = TcpEnviron::new(&env);
+        assert_eq!(t.remote_ip(), None);
+        assert_eq!(t.log_ip(b"2001:db8::9"), b"2001:db8::9");
+        assert_eq!(t.log_ip(b"unknown"), b"");
     }
 }
