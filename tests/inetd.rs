@@ -13,8 +13,27 @@ use support::Fixture;
 
 #[test]
 fn addresses_from_the_socket_and_no_log_lines_to_the_client() {
+    served_by_inetd("inetd", "127.0.0.1:0", "127.0.0.1", "127.0.0.1");
+}
+
+/// inetd over an IPv6 socket: getpeername and getsockname give `::1`.
+#[test]
+fn ipv6_addresses_from_the_socket() {
+    served_by_inetd("inetd6", "[::1]:0", "::1", "::1");
+}
+
+/// An IPv4 client on a dual-stack IPv6 socket (xinetd's `flags = IPv6`):
+/// the kernel says `::ffff:127.0.0.1`, the header says `127.0.0.1`.
+#[test]
+fn ipv4_client_on_an_ipv6_socket() {
+    served_by_inetd("inetd-mapped", "[::]:0", "127.0.0.1", "127.0.0.1");
+}
+
+/// One session through a socket accepted on `listen`, the client
+/// connecting from `connect`; the Received header must name `ip`.
+fn served_by_inetd(name: &str, listen: &str, connect: &str, ip: &str) {
     let f = Fixture::with_controls(
-        "inetd",
+        name,
         &[
             ("me", "mx.example\n"),
             ("rcpthosts", "x.example\nnobody.example\n"),
@@ -23,8 +42,9 @@ fn addresses_from_the_socket_and_no_log_lines_to_the_client() {
         ],
     );
     f.ex_bounces();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let listener = TcpListener::bind(listen).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut client = TcpStream::connect((connect, port)).unwrap();
     let sock = OwnedFd::from(listener.accept().unwrap().0);
     let mut child = support::spawn(
         Command::new(support::bin())
@@ -67,11 +87,12 @@ fn addresses_from_the_socket_and_no_log_lines_to_the_client() {
         String::from_utf8_lossy(calls[0].message.as_deref().unwrap_or_default()).into_owned();
     let first_two: Vec<&str> = message.lines().take(2).collect();
     assert_eq!(
-        first_two[0], "Received: from unknown (HELO c) (127.0.0.1)",
+        first_two[0],
+        format!("Received: from unknown (HELO c) ({ip})"),
         "{message}"
     );
     assert!(
-        first_two[1].starts_with("  by 127.0.0.1 with SMTP; "),
+        first_two[1].starts_with(&format!("  by {ip} with SMTP; ")),
         "{message}"
     );
 }

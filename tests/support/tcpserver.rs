@@ -16,7 +16,45 @@ const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 pub struct TcpServer {
     child: Child,
     pub port: u16,
+    /// The address clients connect to.
+    pub host: &'static str,
     log: PathBuf,
+}
+
+/// Where Debian's ucspi-tcp-ipv6 (which conflicts with ucspi-tcp) is
+/// unpacked by .ci/run: $TCPSERVER6_DIR, else /opt/ucspi-tcp-ipv6.
+pub fn ipv6_program(name: &str) -> PathBuf {
+    let dir = std::env::var_os("TCPSERVER6_DIR").unwrap_or_else(|| "/opt/ucspi-tcp-ipv6".into());
+    let p = PathBuf::from(dir).join("bin").join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: the IPv6 tests need Debian's ucspi-tcp-ipv6 unpacked there \
+         (.ci/run does it: apt-get download ucspi-tcp-ipv6, dpkg -x, bin/ copied)",
+        p.display()
+    );
+    p
+}
+
+/// Which tcpserver listens where.
+struct Listen {
+    tcpserver: PathBuf,
+    tcprules: PathBuf,
+    /// Options before the others (`-6`).
+    options: &'static [&'static str],
+    bind: &'static str,
+    connect: &'static str,
+}
+
+impl Listen {
+    fn ipv4() -> Listen {
+        Listen {
+            tcpserver: super::require_program("tcpserver", "ucspi-tcp"),
+            tcprules: super::require_program("tcprules", "ucspi-tcp"),
+            options: &[],
+            bind: "127.0.0.1",
+            connect: "127.0.0.1",
+        }
+    }
 }
 
 impl Drop for TcpServer {
@@ -32,14 +70,34 @@ impl TcpServer {
     /// fixture's qmail home and stand-in qmail-queue, NOREALRCPTTO=1, and
     /// `env` on top. The binary's stderr goes to a log file.
     pub fn start(f: &Fixture, rules: Option<&str>, env: &[(&str, &str)]) -> TcpServer {
-        Self::launch(f, rules, env, None)
+        Self::launch(f, rules, env, None, Listen::ipv4())
+    }
+
+    /// As [`TcpServer::start`] under Debian's ucspi-tcp-ipv6 tcpserver,
+    /// listening on `bind` (`::1`; or `0` with `-6`, where an IPv4 client
+    /// arrives as `::ffff:a.b.c.d`), clients connecting to `connect`.
+    pub fn start_ipv6(
+        f: &Fixture,
+        rules: Option<&str>,
+        env: &[(&str, &str)],
+        options: &'static [&'static str],
+        (bind, connect): (&'static str, &'static str),
+    ) -> TcpServer {
+        let listen = Listen {
+            tcpserver: ipv6_program("tcpserver"),
+            tcprules: ipv6_program("tcprules"),
+            options,
+            bind,
+            connect,
+        };
+        Self::launch(f, rules, env, None, listen)
     }
 
     /// As [`TcpServer::start`] with the recipient check on (no
     /// NOREALRCPTTO) and the server running as `uid`:`gid` (tcpserver's
     /// `-u` and `-g`), as qmaild would.
     pub fn start_checked(f: &Fixture, env: &[(&str, &str)], uid: u32, gid: u32) -> TcpServer {
-        Self::launch(f, None, env, Some((uid, gid)))
+        Self::launch(f, None, env, Some((uid, gid)), Listen::ipv4())
     }
 
     fn launch(
@@ -47,18 +105,19 @@ impl TcpServer {
         rules: Option<&str>,
         env: &[(&str, &str)],
         checked_as: Option<(u32, u32)>,
+        listen: Listen,
     ) -> TcpServer {
-        let tcpserver = super::require_program("tcpserver", "ucspi-tcp");
-        let mut cmd = Command::new(&tcpserver);
+        let mut cmd = Command::new(&listen.tcpserver);
+        cmd.args(listen.options);
         cmd.args(["-1", "-R", "-H", "-l", "mx.example", "-c", "20"]);
         if let Some((uid, gid)) = checked_as {
             cmd.args(["-u", &uid.to_string(), "-g", &gid.to_string()]);
         }
         if let Some(rules) = rules {
-            cmd.arg("-x").arg(compile_rules(f, rules));
+            cmd.arg("-x").arg(compile_rules(f, &listen.tcprules, rules));
         }
         let log = f.root.join("tcpserver.log");
-        cmd.args(["127.0.0.1", "0"])
+        cmd.args([listen.bind, "0"])
             .arg(super::bin())
             .env_clear()
             .env("PATH", PATH)
@@ -85,6 +144,7 @@ impl TcpServer {
         let mut server = TcpServer {
             child,
             port: 0,
+            host: listen.connect,
             log,
         };
         server.port = line.trim().parse().unwrap_or_else(|_| {
@@ -101,7 +161,7 @@ impl TcpServer {
     pub fn wait_for_greeting(&self) {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+            if let Ok(mut s) = TcpStream::connect((self.host, self.port)) {
                 s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
                 let mut buf = [0u8; 256];
                 let n = s.read(&mut buf).unwrap_or(0);
@@ -134,7 +194,7 @@ impl TcpServer {
     /// One SMTP conversation in lock-step: the greeting, then one reply
     /// line per command (MAIL, RCPT, RSET, NOOP, QUIT: one-line replies).
     pub fn converse(&self, commands: &[&[u8]]) -> Vec<String> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        let mut s = TcpStream::connect((self.host, self.port)).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let mut r = BufReader::new(s.try_clone().unwrap());
         let mut line = String::new();
@@ -155,7 +215,7 @@ impl TcpServer {
         let swaks = super::require_program("swaks", "swaks");
         super::output(
             Command::new(swaks)
-                .args(["--server", "127.0.0.1", "--port", &self.port.to_string()])
+                .args(["--server", self.host, "--port", &self.port.to_string()])
                 .args(["--helo", "client.example", "--timeout", "30"])
                 .args(args)
                 .env_clear()
@@ -165,7 +225,8 @@ impl TcpServer {
         .expect("run swaks")
     }
 
-    /// Runs a Python 3 script with the port as its argument.
+    /// Runs a Python 3 script with the port and the host as its
+    /// arguments.
     pub fn python(&self, script: &str) -> Output {
         let python = super::require_program("python3", "python3");
         super::output(
@@ -173,6 +234,7 @@ impl TcpServer {
                 .arg("-c")
                 .arg(script)
                 .arg(self.port.to_string())
+                .arg(self.host)
                 .env("PATH", PATH),
         )
         .expect("run python3")
@@ -204,11 +266,10 @@ impl TcpServer {
 }
 
 /// Compiles tcprules `rules` into a cdb in the fixture; returns its path.
-fn compile_rules(f: &Fixture, rules: &str) -> PathBuf {
-    let tcprules = super::require_program("tcprules", "ucspi-tcp");
+fn compile_rules(f: &Fixture, tcprules: &std::path::Path, rules: &str) -> PathBuf {
     let cdb = f.root.join("rules.cdb");
     let mut tr = super::spawn(
-        Command::new(&tcprules)
+        Command::new(tcprules)
             .arg(&cdb)
             .arg(f.root.join("rules.tmp"))
             .stdin(Stdio::piped()),
