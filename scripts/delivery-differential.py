@@ -236,6 +236,7 @@ class Fixture:
         os.symlink(b"/dev/null", Q(joe, b".qmail-devnull"))   # a device: ignored
         self.mkdir(Q(joe, b".qmail-wwdir"), uid, 0o777)       # a writable directory: ignored
         self.qfile(joe, b".qmail-\xe9", None, uid)            # latin-1 e-acute (lower case)
+        self.qfile(joe, b".qmail-\xc3\xa9t\xc3\xa9", None, uid)  # UTF-8 "ete" (SMTPUTF8)
         self.qfile(joe, b".qmail-UP", None, uid)              # never matched: ext is lower-cased
 
         self.home(b"joe-list", x=None)                        # a user whose name has '-'
@@ -264,6 +265,7 @@ class Fixture:
         self.qfile(Q(H, b"dot.user"), b".qmail-a:b", None, self.uids[b"dot.user"])
         self.home(b"Mixed")                                   # qmail-getpw looks up "mixed"
         self.home(b"j\xf6rg", x=None)                         # latin-1 name, raw in passwd
+        self.home(b"j\xc3\xb6rg", x=None)                     # UTF-8 name, raw in passwd
         self.home(b"u31" + b"x" * 28, x=None)                 # 31 bytes: found
         self.home(b"u32" + b"x" * 29, x=None)                 # 32 bytes: too long for qmail-getpw
         self.home(b"shadowed")                                # users/cdb overrides it
@@ -513,6 +515,11 @@ CORNER = [
     (b"Mixed" + L, "passwd name Mixed"), (b"mixed" + L, "passwd name Mixed, lower case"),
     (b"j\xf6rg" + L, "latin-1 user"), (b"J\xf6RG" + L, "latin-1 user, ASCII upper case"),
     (b"j\xd6rg" + L, "latin-1 upper case o-umlaut"), (b"j\xf6rg-x" + L, "latin-1 user, ext"),
+    (b"j\xc3\xb6rg" + L, "UTF-8 user"), (b"J\xc3\xb6RG" + L, "UTF-8 user, ASCII upper case"),
+    (b"j\xc3\x96rg" + L, "UTF-8 upper case O-umlaut: not lower-cased"),
+    (b"j\xc3\xb6rg-x" + L, "UTF-8 user, ext"), (b"j\xc3\xb6rg-y" + L, "UTF-8 user, no .qmail-y"),
+    (b"joe-\xc3\xa9t\xc3\xa9" + L, ".qmail- in UTF-8"), (b"joe-\xc3\x89T\xc3\x89" + L, "UTF-8 upper case ext"),
+    (b"carol-\xc3\xa9" + L, "UTF-8 ext, catch-all"), (b"\xc3\xa9t\xc3\xa9" + L, "UTF-8 unknown user"),
     (b"u31" + b"x" * 28 + L, "31-byte user"), (b"u31" + b"x" * 28 + b"-x" + L, "31-byte user, ext"),
     (b"u32" + b"x" * 29 + L, "32-byte user"), (b"u32" + b"x" * 29 + b"-x" + L, "32-byte user, ext"),
     (b"dot.user" + L, "dot in user name"), (b"dot.user-a.b" + L, "dot user, .qmail-a:b"),
