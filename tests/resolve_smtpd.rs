@@ -285,3 +285,49 @@ fn user_database_failure_ends_the_session() {
     );
     assert_ne!(run.code, Some(0), "{}", run.context);
 }
+
+const UTF8USER: u32 = 5030;
+
+/// SMTPUTF8 (RFC 6531): UTF-8 local parts are checked as qmail-getpw and
+/// qmail-local read them, as bytes with only ASCII letters lower-cased. A
+/// user name and a `.qmail-` file named in UTF-8 are found; an upper-case
+/// non-ASCII letter is not folded, so it names no user or no file.
+#[test]
+fn utf8_local_parts_as_qmail_reads_them() {
+    require_root!();
+    let mut f = fixture("smtpd-utf8");
+    f.write("homes/joe/.qmail-\u{e9}t\u{e9}", "./Maildir/\n", JOE)
+        .dir("homes/j\u{f6}rg", UTF8USER, 0o755)
+        .write("homes/j\u{f6}rg/.qmail-x", "./Maildir/\n", UTF8USER);
+    f.user("j\u{f6}rg", UTF8USER, "homes/j\u{f6}rg");
+    let run = f.smtpd_in_namespace(
+        Some(QMAILD),
+        &[("PROTO", "TCP"), ("TCPREMOTEIP", "192.0.2.7")],
+        "EHLO client\r\n\
+         MAIL FROM:<s\u{e9}nder@remote.example> SMTPUTF8\r\n\
+         RCPT TO:<joe-\u{e9}t\u{e9}@example.com>\r\n\
+         RCPT TO:<JOE-\u{e9}T\u{e9}@example.com>\r\n\
+         RCPT TO:<joe-\u{c9}t\u{e9}@example.com>\r\n\
+         RCPT TO:<j\u{f6}rg@example.com>\r\n\
+         RCPT TO:<J\u{f6}RG-x@example.com>\r\n\
+         RCPT TO:<j\u{d6}rg@example.com>\r\n\
+         RCPT TO:<j\u{f6}rg-y@example.com>\r\n\
+         QUIT\r\n",
+    );
+    run.stdout(
+        "220 example.com ESMTP\r\n\
+         250-example.com\r\n250-PIPELINING\r\n250-SMTPUTF8\r\n250 8BITMIME\r\n\
+         250 ok\r\n\
+         250 ok\r\n\
+         250 ok\r\n\
+         550 sorry, no mailbox here by that name. (#5.1.1)\r\n\
+         250 ok\r\n\
+         250 ok\r\n\
+         451 sorry, that mailbox is temporarily unavailable (#4.2.1)\r\n\
+         550 sorry, no mailbox here by that name. (#5.1.1)\r\n\
+         221 example.com\r\n",
+    )
+    .code(0);
+    // j\u{d6}rg is no user, so qmail-lspawn goes to `alias`, which this
+    // fixture does not have: qmail would defer (451), not bounce.
+}
