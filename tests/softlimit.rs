@@ -81,11 +81,11 @@ fn a_whole_session_under_softlimit() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        lines[8].starts_with("250 ok "),
+        lines[9].starts_with("250 ok "),
         "{replies}\nstderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(lines[9], "221 mx.example");
+    assert_eq!(lines[10], "221 mx.example");
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(envelope, b"Fa@b\0Tu@x.example\0\0");
 }
