@@ -189,6 +189,14 @@ impl Queue {
     /// with posix_spawn: a vfork-speed start, no `$PATH` search (execv
     /// semantics), and SIGPIPE left ignored as qmail-smtpd leaves it.
     pub fn start(program: &Program) -> Result<Queue, StartError> {
+        Queue::start_with(program, &[])
+    }
+
+    /// As [`Queue::start`], with these variables set (over the process's).
+    pub fn start_with(
+        program: &Program,
+        extra: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<Queue, StartError> {
         let sys = StartError::System;
         let (msg_r, msg_w) = pipe(OFlag::empty()).map_err(sys)?;
         let (env_r, env_w) = pipe(OFlag::empty()).map_err(sys)?;
@@ -210,7 +218,10 @@ impl Queue {
         let attr = PosixSpawnAttr::init().map_err(spawn_err)?;
         let path = CString::new(program.path.as_bytes()).map_err(|e| StartError::Exec(e.into()))?;
         let env: Vec<CString> = std::env::vars_os()
-            .filter_map(|(k, v)| CString::new([k.as_bytes(), b"=", v.as_bytes()].concat()).ok())
+            .filter(|(k, _)| !extra.iter().any(|(e, _)| e[..] == *k.as_bytes()))
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .chain(extra.iter().cloned())
+            .filter_map(|(k, v)| CString::new([&k[..], b"=", &v].concat()).ok())
             .collect();
         match posix_spawn(path.as_c_str(), &actions, &attr, &[path.as_c_str()], &env) {
             Ok(pid) => Ok(Queue {
@@ -399,8 +410,11 @@ impl Queue {
 }
 
 impl crate::driver::QmailQueue for Program {
-    fn start(&mut self) -> Result<Box<dyn crate::driver::QueueRun>, StartError> {
-        Ok(Box::new(Queue::start(self)?))
+    fn start(
+        &mut self,
+        env: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<Box<dyn crate::driver::QueueRun>, StartError> {
+        Ok(Box::new(Queue::start_with(self, env)?))
     }
 }
 

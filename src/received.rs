@@ -17,6 +17,30 @@ pub struct Origin<'a> {
     /// The TLS cipher suite, when the message came over TLS: the protocol
     /// then reads `(CIPHER encrypted) SMTP`, as the qmail TLS patch writes.
     pub cipher: Option<&'a [u8]>,
+    /// The client authenticated (SMTP AUTH): the protocol then reads as
+    /// sagredo's qmail writes it, `ESMTPA`, or over TLS `ESMTPSA (CIPHER
+    /// encrypted, authenticated)`.
+    pub auth: bool,
+}
+
+/// The `with` protocol of the header, composed here only.
+pub fn protocol(out: &mut Vec<u8>, cipher: Option<&[u8]>, auth: bool) {
+    // The cipher is our own text, not the client's: written as is (TLS 1.3
+    // names have underscores), as qmail writes its protocol string.
+    match (cipher, auth) {
+        (None, false) => out.extend_from_slice(b"SMTP"),
+        (Some(cipher), false) => {
+            out.push(b'(');
+            out.extend_from_slice(cipher);
+            out.extend_from_slice(b" encrypted) SMTP");
+        }
+        (None, true) => out.extend_from_slice(b"ESMTPA"),
+        (Some(cipher), true) => {
+            out.extend_from_slice(b"ESMTPSA (");
+            out.extend_from_slice(cipher);
+            out.extend_from_slice(b" encrypted, authenticated)");
+        }
+    }
 }
 
 /// qmail's `issafe` (plus `[` and `]`, kept for IP literals as notqmail
@@ -80,23 +104,16 @@ pub fn header(out: &mut Vec<u8>, o: &Origin, now: u64) {
     out.extend_from_slice(b")\n  by ");
     let mut date = Vec::with_capacity(32);
     date822(&mut date, now);
-    const ENCRYPTED: &[u8] = b" encrypted)";
-    let tls = o.cipher.map_or(0, |c| 2 + c.len() + ENCRYPTED.len());
+    let mut proto = Vec::with_capacity(64);
+    protocol(&mut proto, o.cipher, o.auth);
     let [local] = fit(
-        b"  by ".len() + b" with SMTP; ".len() + tls + date.len(),
+        b"  by ".len() + b" with ; ".len() + proto.len() + date.len(),
         [o.local],
     );
     put_safe(out, local);
     out.extend_from_slice(b" with ");
-    if let Some(cipher) = o.cipher {
-        // Our own text, not the client's: written as is (TLS 1.3 names
-        // have underscores), as qmail writes its protocol string.
-        out.push(b'(');
-        out.extend_from_slice(cipher);
-        out.extend_from_slice(ENCRYPTED);
-        out.push(b' ');
-    }
-    out.extend_from_slice(b"SMTP; ");
+    out.extend_from_slice(&proto);
+    out.extend_from_slice(b"; ");
     out.extend_from_slice(&date);
     out.push(b'\n');
 }
@@ -162,6 +179,7 @@ mod tests {
             remote_ip: b"192.0.2.1",
             local: b"mx.example",
             cipher: None,
+            auth: false,
         };
         header(&mut v, &o, 1_795_984_426);
         assert_eq!(
@@ -209,6 +227,33 @@ mod tests {
         header(&mut v, &o, 0);
         let second = v.split(|&b| b == b'\n').nth(1).unwrap();
         assert_eq!(second.len(), 998);
+    }
+
+    #[test]
+    fn authenticated_as_sagredo_writes_it() {
+        let o = Origin {
+            remote_host: b"unknown",
+            remote_info: Some(b"alice"),
+            remote_ip: b"192.0.2.1",
+            local: b"mx.example",
+            auth: true,
+            ..Default::default()
+        };
+        let mut v = Vec::new();
+        header(&mut v, &o, 0);
+        assert_eq!(
+            String::from_utf8(v).unwrap(),
+            "Received: from unknown (alice@192.0.2.1)\n  by mx.example with ESMTPA; 1 Jan 1970 00:00:00 -0000\n"
+        );
+        let o = Origin {
+            cipher: Some(b"TLS_AES_256_GCM_SHA384"),
+            ..o
+        };
+        let mut v = Vec::new();
+        header(&mut v, &o, 0);
+        assert!(v.ends_with(
+            b"with ESMTPSA (TLS_AES_256_GCM_SHA384 encrypted, authenticated); 1 Jan 1970 00:00:00 -0000\n"
+        ));
     }
 
     #[test]
