@@ -341,6 +341,23 @@ pub fn verdict(ended: &Ended) -> Verdict {
     }
 }
 
+/// How checkpassword ended, for the log.
+pub fn describe(ended: &Ended) -> String {
+    match ended {
+        Ended::Exited(code) => format!("checkpassword exited {code}"),
+        Ended::Signaled(sig) => format!("checkpassword killed by signal {sig}"),
+        Ended::TimedOut => "checkpassword ran past timeoutsmtpd and was killed".to_string(),
+        Ended::ExecFailed(e) | Ended::ForkFailed(e) | Ended::SetupFailed(e) => format!(
+            "unable to start checkpassword: {}",
+            std::io::Error::from_raw_os_error(*e)
+        ),
+        Ended::WaitFailed(e) => format!(
+            "waitpid for checkpassword failed: {}",
+            std::io::Error::from_raw_os_error(*e)
+        ),
+    }
+}
+
 /// Runs checkpassword; the clock for the CRAM-MD5 challenge comes from
 /// here too, so that the session stays without one.
 pub trait Checker {

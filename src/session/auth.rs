@@ -101,7 +101,7 @@ impl Session<'_> {
                 None
             }
             Verdict::Temporary | Verdict::Unstarted => {
-                let why = format!("{ended:?}");
+                let why = auth::describe(&ended);
                 self.auth_log(log::Level::Warn, "auth-error", mechanism, &user, Some(&why));
                 self.out.extend_from_slice(if verdict == Verdict::Temporary {
                     reply::AUTH_CHILD

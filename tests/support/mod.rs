@@ -95,6 +95,32 @@ pub fn bin() -> PathBuf {
 }
 
 /// How long any one run may take before it is killed and the test fails.
+/// A checkpassword program (cr.yp.to/checkpwd/interface.html) for the
+/// AUTH tests: alice's password is `secret` (for CRAM-MD5 the HMAC-MD5 of
+/// the challenge with that key, by openssl); user `hang` never answers,
+/// `temp` exits 111; anyone else is refused (exit 1). On success it runs
+/// its arguments, as checkpassword does. With $CHECKPASSWORD_LOG set, the
+/// bytes it read on fd 3 are appended there.
+pub const CHECKPASSWORD: &str = r#"#!/bin/sh
+data=$(tee -a "${CHECKPASSWORD_LOG:-/dev/null}" <&3 | tr '\0' '\n')
+user=$(printf '%s\n' "$data" | sed -n 1p)
+pass=$(printf '%s\n' "$data" | sed -n 2p)
+chal=$(printf '%s\n' "$data" | sed -n 3p)
+case $user in
+hang) exec sleep 60 ;;
+temp) exit 111 ;;
+alice) ;;
+*) exit 1 ;;
+esac
+if [ -n "$chal" ]; then
+  want=$(printf '%s' "$chal" | openssl dgst -md5 -hmac secret | sed 's/.* //')
+else
+  want=secret
+fi
+[ "$pass" = "$want" ] || exit 1
+exec "$@"
+"#;
+
 pub const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 /// What the stand-in qmail-queue does. Every variant first records its pid
@@ -1242,12 +1268,13 @@ pub fn mask_received(
         return err("no LF after the second Received line");
     };
     let second = &msg[nl1 + 1..nl2];
-    const SEP: &[u8] = b" with SMTP; ";
+    // The protocol ends at the last `; ` (`SMTP`, `ESMTPA`, ...).
+    const SEP: &[u8] = b"; ";
     if !second.starts_with(b"  by ") {
         return err("the second Received line does not start with `  by `");
     }
     let Some(at) = second.windows(SEP.len()).rposition(|w| w == SEP) else {
-        return err("the second Received line has no ` with SMTP; `");
+        return err("the second Received line has no `; `");
     };
     let date = String::from_utf8_lossy(&second[at + SEP.len()..]).into_owned();
     let Some(t) = parse_date822(&date) else {
