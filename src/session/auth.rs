@@ -95,14 +95,14 @@ impl Session<'_> {
         let verdict = auth::verdict(&ended);
         match verdict {
             Verdict::Accepted => {
-                self.auth_log(log::Level::Info, "auth-success", mechanism, &user, None);
+                self.auth_log("auth-success", mechanism, &user, None);
                 self.authenticated(mechanism, user);
                 self.out.extend_from_slice(reply::AUTH_OK);
                 None
             }
             Verdict::Temporary | Verdict::Unstarted => {
                 let why = auth::describe(&ended);
-                self.auth_log(log::Level::Warn, "auth-error", mechanism, &user, Some(&why));
+                self.auth_log("auth-error", mechanism, &user, Some(&why));
                 self.out.extend_from_slice(if verdict == Verdict::Temporary {
                     reply::AUTH_CHILD
                 } else {
@@ -112,7 +112,7 @@ impl Session<'_> {
             }
             Verdict::Refused => {
                 self.auth_failed += 1;
-                self.auth_log(log::Level::Warn, "auth-failed", mechanism, &user, None);
+                self.auth_log("auth-failed", mechanism, &user, None);
                 if max > 0 && self.auth_failed >= max {
                     self.out.extend_from_slice(reply::AUTH_TOO_MANY);
                     self.phase = Phase::Closed;
@@ -126,25 +126,18 @@ impl Session<'_> {
         }
     }
 
-    /// One line per outcome, with the client's address (for fail2ban) and
-    /// the user (made printable), never the password.
-    fn auth_log(
-        &mut self,
-        level: log::Level,
-        what: &str,
-        m: Mechanism,
-        user: &[u8],
-        why: Option<&str>,
-    ) {
-        let ip = String::from_utf8_lossy(&self.setup.remote_ip).into_owned();
-        self.log(level, || {
-            let user: String = user
-                .iter()
-                .map(|&b| if (0x21..0x7f).contains(&b) { b as char } else { '?' })
-                .collect();
-            let why = why.map_or(String::new(), |w| format!(" ({w})"));
-            format!("auth: {what} ip={ip} type={} user=<{user}>{why}", m.name())
-        });
+    /// One line per outcome, always written (as the patches' strerr_warn
+    /// lines are), with the client's address (for fail2ban) and the user
+    /// (made printable: no log line can be forged), never the password.
+    fn auth_log(&mut self, what: &str, m: Mechanism, user: &[u8], why: Option<&str>) {
+        let ip = String::from_utf8_lossy(&self.setup.remote_ip);
+        let user: String = user
+            .iter()
+            .map(|&b| if (0x21..0x7f).contains(&b) { b as char } else { '?' })
+            .collect();
+        let why = why.map_or(String::new(), |w| format!(" ({w})"));
+        let line = format!("auth: {what} ip={ip} type={} user=<{user}>{why}", m.name());
+        self.logs.push(crate::logger::Record::always(line.into_bytes()));
     }
 
     /// As sagredo's on success: relaying allowed (RELAYCLIENT empty), the

@@ -1336,3 +1336,56 @@ mod self_tests {
         assert_eq!(parse_date822("1 Jan 1970 0:00:00 -0000"), None);
     }
 }
+
+/// A qmail home with a fresh self-signed certificate and key in
+/// control/servercert.pem (unless `cert` says otherwise) and
+/// bin/qmail-smtpd-tls.
+pub fn tls_fixture(name: &str, cert: Option<&str>) -> Fixture {
+    let f = Fixture::with_controls(
+        name,
+        &[("me", "mx.example\n"), ("rcpthosts", "example.com\n")],
+    );
+    f.queue(Queue::Record(0));
+    match cert {
+        Some(text) => {
+            f.control("servercert.pem", text);
+        }
+        None => {
+            let openssl = require_program("openssl", "openssl");
+            let (key, crt) = (f.root.join("key.pem"), f.root.join("cert.pem"));
+            let out = output(
+                Command::new(openssl)
+                    .args([
+                        "req",
+                        "-x509",
+                        "-newkey",
+                        "rsa:2048",
+                        "-nodes",
+                        "-days",
+                        "2",
+                        "-subj",
+                        "/CN=mx.example",
+                    ])
+                    .args(["-addext", "subjectAltName=DNS:mx.example", "-keyout"])
+                    .arg(&key)
+                    .arg("-out")
+                    .arg(&crt),
+            )
+            .expect("run openssl req");
+            assert!(
+                out.status.success(),
+                "openssl req: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let pem = [std::fs::read(&crt).unwrap(), std::fs::read(&key).unwrap()].concat();
+            f.control("servercert.pem", pem);
+        }
+    }
+    std::fs::create_dir_all(f.home.join("bin")).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_qmail-smtpd-tls"),
+        f.home.join("bin/qmail-smtpd-tls"),
+    )
+    .unwrap();
+    f
+}

@@ -19,6 +19,12 @@ pub struct TcpServer {
     log: PathBuf,
 }
 
+thread_local! {
+    /// Arguments for the next launch's qmail-smtpd (see
+    /// [`TcpServer::start_args`]).
+    static NEXT_ARGS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl Drop for TcpServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -42,6 +48,13 @@ impl TcpServer {
         Self::launch(f, None, env, Some((uid, gid)))
     }
 
+    /// As [`TcpServer::start`], qmail-smtpd run with these arguments
+    /// (SMTP AUTH's CHECKPROGRAM SUBPROGRAM...).
+    pub fn start_args(f: &Fixture, env: &[(&str, &str)], args: &[&str]) -> TcpServer {
+        NEXT_ARGS.with(|a| *a.borrow_mut() = args.iter().map(|s| s.to_string()).collect());
+        Self::launch(f, None, env, None)
+    }
+
     fn launch(
         f: &Fixture,
         rules: Option<&str>,
@@ -60,6 +73,7 @@ impl TcpServer {
         let log = f.root.join("tcpserver.log");
         cmd.args(["127.0.0.1", "0"])
             .arg(super::bin())
+            .args(NEXT_ARGS.with(|a| std::mem::take(&mut *a.borrow_mut())))
             .env_clear()
             .env("PATH", PATH)
             .env("QMAILHOME", &f.home)

@@ -30,6 +30,7 @@ S: 334 VXNlcm5hbWU6
 C: YWxpY2U=
 S: 334 UGFzc3dvcmQ6
 C: c2VjcmV0
+L: auth: auth-success ip=unknown type=login user=<alice>
 S: 235 ok, go ahead (#2.0.0)
 C: AUTH PLAIN AGFsaWNlAHNlY3JldA==
 S: 503 you're already authenticated (#5.5.0)

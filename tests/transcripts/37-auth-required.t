@@ -16,6 +16,7 @@ S: 250 8BITMIME
 C: MAIL FROM:<alice>
 S: 530 Authorization required (#5.7.1) 
 C: AUTH PLAIN AGFsaWNlAHNlY3JldA==
+L: auth: auth-success ip=unknown type=plain user=<alice>
 S: 235 ok, go ahead (#2.0.0)
 C: MAIL FROM:<bob@example.com>
 S: 503 from and auth not the same (#5.5.1)

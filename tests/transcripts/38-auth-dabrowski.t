@@ -11,6 +11,7 @@ S: 250-AUTH LOGIN CRAM-MD5 PLAIN
 S: 250-AUTH=LOGIN CRAM-MD5 PLAIN
 S: 250 8BITMIME
 C: AUTH PLAIN AGFsaWNlAHNlY3JldA==
+L: auth: auth-success ip=unknown type=plain user=<alice>
 S: 235 ok, go ahead (#2.0.0)
 C: QUIT
 S: 221 mx.example
