@@ -23,6 +23,10 @@ pub trait Front {
     fn started(&mut self, _env: &dyn Env) -> Result<(), Fatal> {
         Ok(())
     }
+    /// argv without argv\[0\] (SMTP AUTH's forms).
+    fn args(&self) -> Vec<Vec<u8>> {
+        program_args()
+    }
     /// Adjusts the set-up before the session is built.
     fn setup(&mut self, _setup: &mut Setup) {}
     /// Whether this process logs `connection from ...`: once per
@@ -110,7 +114,7 @@ fn start(front: &mut dyn Front) -> Result<std::convert::Infallible, Fatal> {
         ))
     })?;
     front.started(&env)?;
-    let args = program_args();
+    let args = front.args();
     let mut loaded =
         setup::load_with_args(".".as_ref(), &env, Peer::of_stdin, &args).map_err(Fatal::controls)?;
     front.setup(&mut loaded.setup);

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawnp};
+use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
 use nix::unistd::Pid;
 
 use super::{Checker, Request};
@@ -81,12 +81,38 @@ impl Spawner {
                 CString::new([k.as_bytes(), b"=", v.as_bytes()].concat()).ok()
             })
             .collect();
-        match posix_spawnp(path.as_c_str(), &actions, &attr, &argv, &env) {
-            Ok(pid) => Ok(pid),
-            Err(e) if is_exec_errno(e as i32) => Err(Ended::ExecFailed(e as i32)),
-            Err(e) => Err(Ended::ForkFailed(e as i32)),
+        // execvp's search, by hand: posix_spawnp would be one more libc
+        // symbol for every connection's start-up to bind.
+        let mut last = Errno::ENOENT;
+        for candidate in search(path.as_bytes()) {
+            let Ok(candidate) = CString::new(candidate) else {
+                continue;
+            };
+            match posix_spawn(candidate.as_c_str(), &actions, &attr, &argv, &env) {
+                Ok(pid) => return Ok(pid),
+                Err(e @ (Errno::ENOENT | Errno::ENOTDIR | Errno::EACCES)) => last = e,
+                Err(e) if is_exec_errno(e as i32) => return Err(Ended::ExecFailed(e as i32)),
+                Err(e) => return Err(Ended::ForkFailed(e as i32)),
+            }
         }
+        Err(Ended::ExecFailed(last as i32))
     }
+}
+
+/// Where execvp looks for `name`: itself when it has a slash, else each
+/// directory of $PATH (glibc's default when unset).
+fn search(name: &[u8]) -> Vec<Vec<u8>> {
+    if name.contains(&b'/') {
+        return vec![name.to_vec()];
+    }
+    use std::os::unix::ffi::OsStringExt;
+    let path = std::env::var_os("PATH").map_or_else(|| b"/bin:/usr/bin".to_vec(), |p| p.into_vec());
+    path.split(|&b| b == b':')
+        .map(|dir| match dir {
+            b"" => name.to_vec(),
+            dir => [dir, b"/", name].concat(),
+        })
+        .collect()
 }
 
 impl Checker for Spawner {
