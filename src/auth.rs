@@ -102,9 +102,7 @@ impl Config {
             ),
             None => return None,
         };
-        let number = |name: &str| {
-            get(name).map(|v| crate::control::scan_ulong(&v).unwrap_or(0) as u64)
-        };
+        let number = |name: &str| get(name).map(|v| crate::control::scan_ulong(&v).unwrap_or(0));
         Some(Config {
             form,
             hostname,
@@ -187,7 +185,15 @@ impl Request {
     /// timestamp (or challenge), each NUL-terminated; the third is empty
     /// for LOGIN and PLAIN, as Dabrowski's patch sends it.
     pub fn fd3(&self) -> Vec<u8> {
-        [&self.user[..], b"\0", &self.secret, b"\0", &self.challenge, b"\0"].concat()
+        [
+            &self.user[..],
+            b"\0",
+            &self.secret,
+            b"\0",
+            &self.challenge,
+            b"\0",
+        ]
+        .concat()
     }
 }
 
@@ -410,9 +416,8 @@ mod tests {
     #[test]
     fn smtpauth_values() {
         let a = ["/c", "/bin/true"];
-        let m = |v: &str| {
-            config(&a, &[("SMTPAUTH", v)]).map(|c| (c.login_plain, c.cram, c.required))
-        };
+        let m =
+            |v: &str| config(&a, &[("SMTPAUTH", v)]).map(|c| (c.login_plain, c.cram, c.required));
         assert_eq!(m("-"), None);
         assert_eq!(m("0"), None);
         assert_eq!(m(""), Some((true, false, false)));
@@ -467,8 +472,14 @@ mod tests {
             panic!()
         };
         assert_eq!(p, b"334 \r\n");
-        assert_eq!(resume(pending.clone(), b"*"), Step::Refuse(reply::AUTH_CANCELED));
-        assert_eq!(resume(pending, b"%%%%"), Step::Refuse(reply::AUTH_MALFORMED));
+        assert_eq!(
+            resume(pending.clone(), b"*"),
+            Step::Refuse(reply::AUTH_CANCELED)
+        );
+        assert_eq!(
+            resume(pending, b"%%%%"),
+            Step::Refuse(reply::AUTH_MALFORMED)
+        );
         let Step::Prompt(p, pending) = start(Mechanism::Login, b"", Vec::new) else {
             panic!()
         };
@@ -477,7 +488,10 @@ mod tests {
             panic!()
         };
         assert_eq!(p, b"334 UGFzc3dvcmQ6\r\n");
-        assert_eq!(check(resume(pending, b"c2VjcmV0")).fd3(), b"alice\0secret\0\0");
+        assert_eq!(
+            check(resume(pending, b"c2VjcmV0")).fd3(),
+            b"alice\0secret\0\0"
+        );
     }
 
     #[test]
@@ -487,7 +501,10 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!(p, [&b"334 "[..], &encode(b"<12.34@mx.example>"), b"\r\n"].concat());
+        assert_eq!(
+            p,
+            [&b"334 "[..], &encode(b"<12.34@mx.example>"), b"\r\n"].concat()
+        );
         let r = check(resume(pending, &encode(b"alice 0123abcd")));
         assert_eq!(r.fd3(), b"alice\x000123abcd\0<12.34@mx.example>\0");
     }

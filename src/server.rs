@@ -81,7 +81,10 @@ impl fmt::Display for Fatal {
 /// argv without argv\[0\] (SMTP AUTH's forms).
 pub fn program_args() -> Vec<Vec<u8>> {
     use std::os::unix::ffi::OsStringExt;
-    std::env::args_os().skip(1).map(OsStringExt::into_vec).collect()
+    std::env::args_os()
+        .skip(1)
+        .map(OsStringExt::into_vec)
+        .collect()
 }
 
 /// Runs one connection and exits: the only exit of both binaries after
@@ -115,8 +118,8 @@ fn start(front: &mut dyn Front) -> Result<std::convert::Infallible, Fatal> {
     })?;
     front.started(&env)?;
     let args = front.args();
-    let mut loaded =
-        setup::load_with_args(".".as_ref(), &env, Peer::of_stdin, &args).map_err(Fatal::controls)?;
+    let mut loaded = setup::load_with_args(".".as_ref(), &env, Peer::of_stdin, &args)
+        .map_err(Fatal::controls)?;
     front.setup(&mut loaded.setup);
     let mut resolver;
     let mut accept_all = AcceptAll;

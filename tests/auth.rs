@@ -65,7 +65,11 @@ fn queued(f: &Fixture, server: &TcpServer, out: &Output) -> (String, String) {
         .filter(|c| c.envelope.is_some())
         .collect();
     if calls.len() != 1 {
-        server.fail(f, out, &format!("expected one message, got {}", calls.len()));
+        server.fail(
+            f,
+            out,
+            &format!("expected one message, got {}", calls.len()),
+        );
     }
     let msg = String::from_utf8_lossy(calls[0].message.as_deref().unwrap_or_default());
     let head: Vec<&str> = msg.lines().take(2).collect();
@@ -87,9 +91,17 @@ fn assert_env(env: &str, user: &str, method: &str) {
 
 #[test]
 fn swaks_starttls_plain_login_cram() {
-    for (mech, method) in [("PLAIN", "plain"), ("LOGIN", "login"), ("CRAM-MD5", "cram-md5")] {
+    for (mech, method) in [
+        ("PLAIN", "plain"),
+        ("LOGIN", "login"),
+        ("CRAM-MD5", "cram-md5"),
+    ] {
         let f = fixture(&format!("auth-starttls-{method}"));
-        let server = start(&f, &[("SMTPAUTH", "+cram")], &[&checkpassword(&f), "/bin/true"]);
+        let server = start(
+            &f,
+            &[("SMTPAUTH", "+cram")],
+            &[&checkpassword(&f), "/bin/true"],
+        );
         let (out, t) = swaks(
             &server,
             &f,
@@ -107,7 +119,9 @@ fn swaks_starttls_plain_login_cram() {
         // Not offered in plain text; offered after STARTTLS.
         if !out.status.success()
             || !t.contains("<-  250-PIPELINING\n<-  250-STARTTLS\n<-  250 8BITMIME\n")
-            || !t.contains("<~  250-PIPELINING\n<~  250-AUTH LOGIN PLAIN CRAM-MD5\n<~  250 8BITMIME\n")
+            || !t.contains(
+                "<~  250-PIPELINING\n<~  250-AUTH LOGIN PLAIN CRAM-MD5\n<~  250 8BITMIME\n",
+            )
             || !t.contains("<~  235 ok, go ahead (#2.0.0)\n")
             || !t.contains("<~  250 ok ")
         {
@@ -123,7 +137,9 @@ fn swaks_starttls_plain_login_cram() {
         assert_env(&env, "alice", method);
         let log = server.log_text();
         assert!(
-            log.contains(&format!("auth: auth-success ip=127.0.0.1 type={method} user=<alice>")),
+            log.contains(&format!(
+                "auth: auth-success ip=127.0.0.1 type={method} user=<alice>"
+            )),
             "{log}"
         );
     }
@@ -146,7 +162,15 @@ fn swaks_smtps_required_auth() {
         &server,
         &f,
         "bob@remote.example",
-        &["--tlsc", "--auth", "LOGIN", "--auth-user", "alice", "--auth-password", "secret"],
+        &[
+            "--tlsc",
+            "--auth",
+            "LOGIN",
+            "--auth-user",
+            "alice",
+            "--auth-password",
+            "secret",
+        ],
     );
     if !out.status.success()
         || !t.contains("<~  334 VXNlcm5hbWU6\n")
@@ -156,7 +180,10 @@ fn swaks_smtps_required_auth() {
         server.fail(&f, &out, "swaks --tlsc --auth LOGIN");
     }
     let (received, env) = queued(&f, &server, &out);
-    assert!(received.contains(" encrypted, authenticated); "), "{received}");
+    assert!(
+        received.contains(" encrypted, authenticated); "),
+        "{received}"
+    );
     assert_env(&env, "alice", "login");
 }
 
@@ -172,7 +199,15 @@ fn dabrowski_form_cram_over_smtps() {
         &server,
         &f,
         "bob@remote.example",
-        &["--tlsc", "--auth", "CRAM-MD5", "--auth-user", "alice", "--auth-password", "secret"],
+        &[
+            "--tlsc",
+            "--auth",
+            "CRAM-MD5",
+            "--auth-user",
+            "alice",
+            "--auth-password",
+            "secret",
+        ],
     );
     if !out.status.success()
         || !t.contains("<~  250-AUTH LOGIN CRAM-MD5 PLAIN\n<~  250-AUTH=LOGIN CRAM-MD5 PLAIN\n")
@@ -272,7 +307,10 @@ fn plaintext_refusals_garbage_relaying_and_the_limit() {
         ]
     );
     let log = server.log_text();
-    assert!(log.contains("auth: auth-failed ip=127.0.0.1 type=plain user=<bob>\n"), "{log}");
+    assert!(
+        log.contains("auth: auth-failed ip=127.0.0.1 type=plain user=<bob>\n"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -14,8 +14,8 @@ use std::net::TcpStream;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use support::Fixture;
 use support::tcpserver::TcpServer;
-use support::{Fixture, Queue};
 
 /// The names qmail-smtpd-tls may write (OpenSSL's, see its source).
 const CIPHERS: [&str; 9] = [

@@ -50,9 +50,7 @@ impl Session<'_> {
                         unreachable!()
                     };
                     let checker = &mut a.checker;
-                    let step = auth::start(m, rest, || {
-                        auth::challenge(pid, checker.now(), &host)
-                    });
+                    let step = auth::start(m, rest, || auth::challenge(pid, checker.now(), &host));
                     return self.auth_step(step);
                 }
                 None => reply::AUTH_INVALID,
@@ -103,11 +101,12 @@ impl Session<'_> {
             Verdict::Temporary | Verdict::Unstarted => {
                 let why = auth::describe(&ended);
                 self.auth_log("auth-error", mechanism, &user, Some(&why));
-                self.out.extend_from_slice(if verdict == Verdict::Temporary {
-                    reply::AUTH_CHILD
-                } else {
-                    reply::AUTH_FORK
-                });
+                self.out
+                    .extend_from_slice(if verdict == Verdict::Temporary {
+                        reply::AUTH_CHILD
+                    } else {
+                        reply::AUTH_FORK
+                    });
                 None
             }
             Verdict::Refused => {
@@ -133,11 +132,18 @@ impl Session<'_> {
         let ip = String::from_utf8_lossy(&self.setup.remote_ip);
         let user: String = user
             .iter()
-            .map(|&b| if (0x21..0x7f).contains(&b) { b as char } else { '?' })
+            .map(|&b| {
+                if (0x21..0x7f).contains(&b) {
+                    b as char
+                } else {
+                    '?'
+                }
+            })
             .collect();
         let why = why.map_or(String::new(), |w| format!(" ({w})"));
         let line = format!("auth: {what} ip={ip} type={} user=<{user}>{why}", m.name());
-        self.logs.push(crate::logger::Record::always(line.into_bytes()));
+        self.logs
+            .push(crate::logger::Record::always(line.into_bytes()));
     }
 
     /// As sagredo's on success: relaying allowed (RELAYCLIENT empty), the
@@ -161,11 +167,7 @@ impl Session<'_> {
     /// MAIL's AUTH checks: required mode before the address is parsed (as
     /// sagredo's), FORCEAUTHMAILFROM after. False: refused, answered.
     pub(super) fn auth_mail_first(&mut self) -> bool {
-        let required = self
-            .setup
-            .auth
-            .as_ref()
-            .is_some_and(|a| a.config.required);
+        let required = self.setup.auth.as_ref().is_some_and(|a| a.config.required);
         if required && self.auth_user.is_none() {
             self.out.extend_from_slice(reply::AUTH_REQUIRED);
             return false;

@@ -1320,23 +1320,6 @@ pub fn require_program(prog: &str, package: &str) -> PathBuf {
     );
 }
 
-#[cfg(test)]
-mod self_tests {
-    use super::*;
-
-    #[test]
-    fn date_parsing() {
-        assert_eq!(
-            parse_date822("29 Nov 2026 20:33:46 -0000"),
-            Some(1_795_984_426)
-        );
-        assert_eq!(parse_date822("1 Jan 1970 00:00:00 -0000"), Some(0));
-        assert_eq!(parse_date822("01 Jan 1970 00:00:00 -0000"), None);
-        assert_eq!(parse_date822("1 Jan 1970 00:00:00 +0000"), None);
-        assert_eq!(parse_date822("1 Jan 1970 0:00:00 -0000"), None);
-    }
-}
-
 /// A qmail home with a fresh self-signed certificate and key in
 /// control/servercert.pem (unless `cert` says otherwise) and
 /// bin/qmail-smtpd-tls.
@@ -1388,4 +1371,21 @@ pub fn tls_fixture(name: &str, cert: Option<&str>) -> Fixture {
     )
     .unwrap();
     f
+}
+
+#[cfg(test)]
+mod self_tests {
+    use super::*;
+
+    #[test]
+    fn date_parsing() {
+        assert_eq!(
+            parse_date822("29 Nov 2026 20:33:46 -0000"),
+            Some(1_795_984_426)
+        );
+        assert_eq!(parse_date822("1 Jan 1970 00:00:00 -0000"), Some(0));
+        assert_eq!(parse_date822("01 Jan 1970 00:00:00 -0000"), None);
+        assert_eq!(parse_date822("1 Jan 1970 00:00:00 +0000"), None);
+        assert_eq!(parse_date822("1 Jan 1970 0:00:00 -0000"), None);
+    }
 }
