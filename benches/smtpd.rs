@@ -1318,6 +1318,44 @@ fn main() {
         }
     }
 
+    // --- SMTP AUTH: an authenticated session beside a plain one -----------
+    // AUTH PLAIN in plain text (FORCETLS=0, so TLS is not in the figure),
+    // checked by a checkpassword that accepts everyone (sh, exec "$@").
+    if want("auth") {
+        eprintln!("AUTH ...");
+        let check = scratch.join("checkpassword-accept");
+        write_file(&check, "#!/bin/sh\nexec \"$@\"\n");
+        let _ = fs::set_permissions(&check, std::os::unix::fs::PermissionsExt::from_mode(0o755));
+        let plain = server(&contenders[0], &fx.plain)
+            .env("SMTPAUTH", "")
+            .env("FORCETLS", "0");
+        let mut authed = plain.clone();
+        authed.argv.push(check.clone().into());
+        authed.argv.push("/bin/true".into());
+        let ehlo = Input::bytes(b"EHLO bench.example\r\nQUIT\r\n".to_vec());
+        let auth = Input::bytes(
+            b"EHLO bench.example\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nQUIT\r\n".to_vec(),
+        );
+        let (mut t_plain, mut t_auth) = (Vec::new(), Vec::new());
+        for _ in 0..MESSAGE_RUNS {
+            t_plain.push(run(&plain, &ehlo).secs);
+            let o = run(&authed, &auth);
+            if !o.tail_str().contains("235 ok, go ahead") {
+                warnings.add("AUTH session".into(), o.tail_str());
+            }
+            t_auth.push(o.secs);
+        }
+        let (p, a) = (median(t_plain), median(t_auth));
+        rows.push(Row {
+            what: "AUTH session: EHLO, AUTH PLAIN (checkpassword: sh), QUIT".into(),
+            ours: us(a),
+            floor: format!("{} (EHLO, QUIT)", us(p)),
+            ratio: ratio(a, p),
+            target: String::new(),
+            c: None,
+        });
+    }
+
     // --- STARTTLS: the handshake's cost beside a plain EHLO session --------
     if want("starttls") {
         eprintln!("STARTTLS ...");

@@ -16,6 +16,8 @@ pub enum Verb {
     Vrfy,
     /// RFC 3207; only in this list when TLS is built in (always, here).
     Starttls,
+    /// RFC 4954; answered 502 as unknown unless AUTH is configured.
+    Auth,
     Unknown,
 }
 
@@ -42,7 +44,7 @@ pub fn split(line: &[u8]) -> (Verb, &[u8]) {
 }
 
 fn verb_of(verb: &[u8]) -> Verb {
-    const VERBS: [(&[u8], Verb); 11] = [
+    const VERBS: [(&[u8], Verb); 12] = [
         (b"rcpt", Verb::Rcpt),
         (b"mail", Verb::Mail),
         (b"data", Verb::Data),
@@ -54,6 +56,7 @@ fn verb_of(verb: &[u8]) -> Verb {
         (b"noop", Verb::Noop),
         (b"vrfy", Verb::Vrfy),
         (b"starttls", Verb::Starttls),
+        (b"auth", Verb::Auth),
     ];
     VERBS
         .iter()

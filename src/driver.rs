@@ -43,7 +43,9 @@ pub trait Transport {
 
 /// qmail-queue, started once per message.
 pub trait QmailQueue {
-    fn start(&mut self) -> Result<Box<dyn QueueRun>, StartError>;
+    /// Starts it with the process's environment plus `env` (the variables
+    /// a successful AUTH sets; empty otherwise).
+    fn start(&mut self, env: &[(Vec<u8>, Vec<u8>)]) -> Result<Box<dyn QueueRun>, StartError>;
 }
 
 /// One running qmail-queue.
@@ -153,7 +155,7 @@ fn drive(
                 };
             }
             Action::StartQueue => {
-                let started = queue.start().map(|run| {
+                let started = queue.start(session.queue_env()).map(|run| {
                     let pid = run.pid();
                     running = Some(run);
                     pid

@@ -33,6 +33,9 @@ pub enum Event {
     Log(Record),
     /// A pause, in seconds.
     Slept(u64),
+    /// qmail-queue was started with these variables beyond the process's
+    /// (recorded only when there are any: AUTH).
+    QueueEnv(Vec<(Vec<u8>, Vec<u8>)>),
 }
 
 /// The shared event list.
@@ -129,7 +132,10 @@ impl Queue {
 pub const PID: u32 = 4242;
 
 impl QmailQueue for Queue {
-    fn start(&mut self) -> Result<Box<dyn QueueRun>, StartError> {
+    fn start(&mut self, env: &[(Vec<u8>, Vec<u8>)]) -> Result<Box<dyn QueueRun>, StartError> {
+        if !env.is_empty() {
+            self.events.borrow_mut().push(Event::QueueEnv(env.to_vec()));
+        }
         let i = self.runs.min(self.behaviours.len().saturating_sub(1));
         self.runs += 1;
         let behaviour = self
@@ -267,7 +273,7 @@ pub fn summary(events: &[Event]) -> Summary {
             } => s.queued.push((message.clone(), env.clone())),
             Event::Queued { envelope: None, .. } => s.refused += 1,
             Event::Log(r) => s.logs.push(r.clone()),
-            Event::Read(_) | Event::Slept(_) => {}
+            Event::Read(_) | Event::Slept(_) | Event::QueueEnv(_) => {}
         }
     }
     s
@@ -336,5 +342,6 @@ pub fn setup() -> crate::session::Setup {
         starttls: true,
         require_tls: false,
         cipher: None,
+        auth: None,
     }
 }

@@ -28,6 +28,7 @@
 #![deny(unsafe_code)]
 
 pub mod addr;
+pub mod auth;
 pub mod cdb;
 pub mod command;
 pub mod control;

@@ -20,12 +20,13 @@ static ALLOCATOR: oom::Allocator = oom::Allocator;
 /// The C entry point; see the module comment for why not Rust's `main`.
 #[unsafe(no_mangle)]
 pub extern "C" fn main(
-    _argc: std::ffi::c_int,
+    argc: std::ffi::c_int,
     _argv: *const *const std::ffi::c_char,
 ) -> std::ffi::c_int {
+    oom::small_heap_pad();
     set_signals();
     io::ensure_standard_fds();
-    run()
+    run(argc)
 }
 
 /// SIGPIPE ignored, as qmail-smtpd does: a vanished client shows up as a
@@ -46,9 +47,19 @@ fn set_signals() {
 
 /// The plain server: implicit TLS (SMTPS) is qmail-smtpd-tls's job, so
 /// hand it over at once; otherwise greet and serve, STARTTLS by exec.
-struct Plain;
+struct Plain {
+    /// Without arguments (AUTH off) std's copy of argv is not made.
+    argc: std::ffi::c_int,
+}
 
 impl server::Front for Plain {
+    fn args(&self) -> Vec<Vec<u8>> {
+        if self.argc > 1 {
+            server::program_args()
+        } else {
+            Vec::new()
+        }
+    }
     fn started(&mut self, env: &dyn Env) -> Result<(), server::Fatal> {
         if env.get("SMTPS").is_some_and(|v| !v.is_empty()) {
             // An SMTPS client expects a TLS handshake: no plain reply.
@@ -70,6 +81,6 @@ impl server::Front for Plain {
     }
 }
 
-fn run() -> ! {
-    server::serve(&mut Plain)
+fn run(argc: std::ffi::c_int) -> ! {
+    server::serve(&mut Plain { argc })
 }

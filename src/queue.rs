@@ -189,6 +189,14 @@ impl Queue {
     /// with posix_spawn: a vfork-speed start, no `$PATH` search (execv
     /// semantics), and SIGPIPE left ignored as qmail-smtpd leaves it.
     pub fn start(program: &Program) -> Result<Queue, StartError> {
+        Queue::start_with(program, &[])
+    }
+
+    /// As [`Queue::start`], with these variables set (over the process's).
+    pub fn start_with(
+        program: &Program,
+        extra: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<Queue, StartError> {
         let sys = StartError::System;
         let (msg_r, msg_w) = pipe(OFlag::empty()).map_err(sys)?;
         let (env_r, env_w) = pipe(OFlag::empty()).map_err(sys)?;
@@ -209,8 +217,13 @@ impl Queue {
         actions.add_dup2(err_w.as_raw_fd(), 6).map_err(spawn_err)?;
         let attr = PosixSpawnAttr::init().map_err(spawn_err)?;
         let path = CString::new(program.path.as_bytes()).map_err(|e| StartError::Exec(e.into()))?;
+        // Each variable copied once, straight into its C string: this runs
+        // near the smallest softlimit (tests/softlimit.rs).
+        let entry = |k: &[u8], v: &[u8]| CString::new([k, b"=", v].concat()).ok();
         let env: Vec<CString> = std::env::vars_os()
-            .filter_map(|(k, v)| CString::new([k.as_bytes(), b"=", v.as_bytes()].concat()).ok())
+            .filter(|(k, _)| !extra.iter().any(|(e, _)| e[..] == *k.as_bytes()))
+            .filter_map(|(k, v)| entry(k.as_bytes(), v.as_bytes()))
+            .chain(extra.iter().filter_map(|(k, v)| entry(k, v)))
             .collect();
         match posix_spawn(path.as_c_str(), &actions, &attr, &[path.as_c_str()], &env) {
             Ok(pid) => Ok(Queue {
@@ -399,8 +412,11 @@ impl Queue {
 }
 
 impl crate::driver::QmailQueue for Program {
-    fn start(&mut self) -> Result<Box<dyn crate::driver::QueueRun>, StartError> {
-        Ok(Box::new(Queue::start(self)?))
+    fn start(
+        &mut self,
+        env: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<Box<dyn crate::driver::QueueRun>, StartError> {
+        Ok(Box::new(Queue::start_with(self, env)?))
     }
 }
 

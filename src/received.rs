@@ -17,10 +17,51 @@ pub struct Origin<'a> {
     /// The TLS cipher suite, when the message came over TLS: the protocol
     /// then reads `(CIPHER encrypted) SMTP`, as the qmail TLS patch writes.
     pub cipher: Option<&'a [u8]>,
-    /// The MAIL declared SMTPUTF8: the protocol reads `UTF8SMTP` (RFC
-    /// 6531 section 3.7.3 names the with-clause values; qmail's plain
-    /// `SMTP` becomes `UTF8SMTP`).
+    /// The MAIL declared SMTPUTF8: the protocol gets RFC 6531's `UTF8`
+    /// form (`UTF8SMTP`, `UTF8SMTPA`, ...; section 3.7.3).
     pub smtputf8: bool,
+    /// The client authenticated (SMTP AUTH): the protocol then reads as
+    /// sagredo's qmail writes it, `ESMTPA`, or over TLS `ESMTPSA (CIPHER
+    /// encrypted, authenticated)`.
+    pub auth: bool,
+}
+
+/// The `with` protocol of the header, composed here only: qmail's `SMTP`
+/// (for EHLO too), the TLS patch's `(CIPHER encrypted) SMTP`, sagredo's
+/// `ESMTPA` and `ESMTPSA (CIPHER encrypted, authenticated)`; under
+/// SMTPUTF8 the word is RFC 6531's (`UTF8SMTP`, `UTF8SMTPA`,
+/// `UTF8SMTPSA`: the `E` dropped and `UTF8` put first, as sagredo's does).
+pub fn protocol(out: &mut Vec<u8>, o: &Origin) {
+    let word: &[u8] = match (o.cipher.is_some() && o.auth, o.auth) {
+        (true, _) => b"ESMTPSA",
+        (false, true) => b"ESMTPA",
+        (false, false) => b"SMTP",
+    };
+    let utf8 = |out: &mut Vec<u8>, word: &[u8]| {
+        if o.smtputf8 {
+            out.extend_from_slice(b"UTF8");
+            out.extend_from_slice(word.strip_prefix(b"E").unwrap_or(word));
+        } else {
+            out.extend_from_slice(word);
+        }
+    };
+    // The cipher is our own text, not the client's: written as is (TLS 1.3
+    // names have underscores), as qmail writes its protocol string.
+    match (o.cipher, o.auth) {
+        (Some(cipher), false) => {
+            out.push(b'(');
+            out.extend_from_slice(cipher);
+            out.extend_from_slice(b" encrypted) ");
+            utf8(out, word);
+        }
+        (Some(cipher), true) => {
+            utf8(out, word);
+            out.extend_from_slice(b" (");
+            out.extend_from_slice(cipher);
+            out.extend_from_slice(b" encrypted, authenticated)");
+        }
+        (None, _) => utf8(out, word),
+    }
 }
 
 /// qmail's `issafe` (plus `[` and `]`, kept for IP literals as notqmail
@@ -84,33 +125,18 @@ pub fn header(out: &mut Vec<u8>, o: &Origin, now: u64) {
     out.extend_from_slice(b")\n  by ");
     let mut date = Vec::with_capacity(32);
     date822(&mut date, now);
-    const ENCRYPTED: &[u8] = b" encrypted)";
-    let tls = o.cipher.map_or(0, |c| 2 + c.len() + ENCRYPTED.len());
-    let protocol = protocol(o);
+    let mut proto = Vec::with_capacity(64);
+    protocol(&mut proto, o);
     let [local] = fit(
-        b"  by ".len() + b" with ; ".len() + protocol.len() + tls + date.len(),
+        b"  by ".len() + b" with ; ".len() + proto.len() + date.len(),
         [o.local],
     );
     put_safe(out, local);
     out.extend_from_slice(b" with ");
-    if let Some(cipher) = o.cipher {
-        // Our own text, not the client's: written as is (TLS 1.3 names
-        // have underscores), as qmail writes its protocol string.
-        out.push(b'(');
-        out.extend_from_slice(cipher);
-        out.extend_from_slice(ENCRYPTED);
-        out.push(b' ');
-    }
-    out.extend_from_slice(protocol);
+    out.extend_from_slice(&proto);
     out.extend_from_slice(b"; ");
     out.extend_from_slice(&date);
     out.push(b'\n');
-}
-
-/// The protocol word of the with-clause: qmail's `SMTP` (for EHLO too),
-/// `UTF8SMTP` under SMTPUTF8.
-fn protocol(o: &Origin) -> &'static [u8] {
-    if o.smtputf8 { b"UTF8SMTP" } else { b"SMTP" }
 }
 
 /// qmail's `date822fmt`: `29 Nov 2026 20:33:46 -0000`, UTC, day without a
@@ -175,6 +201,7 @@ mod tests {
             local: b"mx.example",
             cipher: None,
             smtputf8: false,
+            auth: false,
         };
         header(&mut v, &o, 1_795_984_426);
         assert_eq!(
@@ -254,6 +281,62 @@ mod tests {
         let mut v = Vec::new();
         header(&mut v, &o, 0);
         assert_eq!(v.split(|&b| b == b'\n').nth(1).unwrap().len(), 998);
+    }
+
+    #[test]
+    fn authenticated_as_sagredo_writes_it() {
+        let o = Origin {
+            remote_host: b"unknown",
+            remote_info: Some(b"alice"),
+            remote_ip: b"192.0.2.1",
+            local: b"mx.example",
+            auth: true,
+            ..Default::default()
+        };
+        let mut v = Vec::new();
+        header(&mut v, &o, 0);
+        assert_eq!(
+            String::from_utf8(v).unwrap(),
+            "Received: from unknown (alice@192.0.2.1)\n  by mx.example with ESMTPA; 1 Jan 1970 00:00:00 -0000\n"
+        );
+        let o = Origin {
+            cipher: Some(b"TLS_AES_256_GCM_SHA384"),
+            ..o
+        };
+        let mut v = Vec::new();
+        header(&mut v, &o, 0);
+        assert!(v.ends_with(
+            b"with ESMTPSA (TLS_AES_256_GCM_SHA384 encrypted, authenticated); 1 Jan 1970 00:00:00 -0000\n"
+        ));
+    }
+
+    #[test]
+    fn authenticated_under_smtputf8_is_rfc_6531s_word() {
+        let mut o = Origin {
+            remote_host: b"h",
+            remote_ip: b"192.0.2.1",
+            local: b"mx.example",
+            auth: true,
+            smtputf8: true,
+            ..Default::default()
+        };
+        let with = |o: &Origin| {
+            let mut v = Vec::new();
+            protocol(&mut v, o);
+            String::from_utf8(v).unwrap()
+        };
+        assert_eq!(with(&o), "UTF8SMTPA");
+        o.cipher = Some(b"TLS_AES_256_GCM_SHA384");
+        assert_eq!(
+            with(&o),
+            "UTF8SMTPSA (TLS_AES_256_GCM_SHA384 encrypted, authenticated)"
+        );
+        o.auth = false;
+        assert_eq!(with(&o), "(TLS_AES_256_GCM_SHA384 encrypted) UTF8SMTP");
+        o.smtputf8 = false;
+        assert_eq!(with(&o), "(TLS_AES_256_GCM_SHA384 encrypted) SMTP");
+        o.cipher = None;
+        assert_eq!(with(&o), "SMTP");
     }
 
     #[test]

@@ -111,3 +111,34 @@ pub const RCPTCHECK_OVERLIMIT: &[u8] = b"421 you have exceeded your messaging li
 /// sagredo's answer when the fd 4 line does not start with a 4xx or 5xx
 /// code (exit 100 or 113); the session goes on.
 pub const RCPTCHECK_BAD_FD4: &[u8] = b"451 temporary problem (#4.4.2)\r\n";
+
+// SMTP AUTH (see src/auth.rs): the texts of sagredo's qmail (Erwin
+// Hoffmann's qmail-authentication), byte for byte, the trailing space of
+// its 530 included; the EHLO lines of each form.
+/// Hoffmann's form, `SMTPAUTH` empty or `!`.
+pub const EHLO_AUTH: &[u8] = b"250-AUTH LOGIN PLAIN\r\n";
+/// `SMTPAUTH=+cram` (or `!+cram`).
+pub const EHLO_AUTH_ALL: &[u8] = b"250-AUTH LOGIN PLAIN CRAM-MD5\r\n";
+/// `SMTPAUTH=cram` (or `!cram`).
+pub const EHLO_AUTH_CRAM: &[u8] = b"250-AUTH CRAM-MD5\r\n";
+/// Dabrowski's form, with the `AUTH=` line older clients (Outlook
+/// Express, Netscape) look for.
+pub const EHLO_AUTH_DABROWSKI: &[u8] =
+    b"250-AUTH LOGIN CRAM-MD5 PLAIN\r\n250-AUTH=LOGIN CRAM-MD5 PLAIN\r\n";
+pub const AUTH_OK: &[u8] = b"235 ok, go ahead (#2.0.0)\r\n";
+pub const AUTH_FAILED: &[u8] = b"535 authentication failed (#5.7.1)\r\n";
+pub const AUTH_INVALID: &[u8] = b"504 auth type invalid (#5.5.1)\r\n";
+pub const AUTH_CANCELED: &[u8] = b"501 auth exchange canceled (#5.0.0)\r\n";
+pub const AUTH_MALFORMED: &[u8] = b"501 malformed auth input (#5.5.4)\r\n";
+pub const AUTH_NEEDS_TLS: &[u8] = b"538 auth not available without TLS (#5.3.3)\r\n";
+pub const AUTH_REQUIRED: &[u8] = b"530 Authorization required (#5.7.1) \r\n";
+pub const AUTH_ALREADY: &[u8] = b"503 you're already authenticated (#5.5.0)\r\n";
+pub const AUTH_IN_MAIL: &[u8] = b"503 no auth during mail transaction (#5.5.0)\r\n";
+pub const AUTH_MISMATCH: &[u8] = b"503 from and auth not the same (#5.5.1)\r\n";
+/// checkpassword exited 111, crashed, or ran past timeoutsmtpd.
+pub const AUTH_CHILD: &[u8] = b"454 oops, problem with child and I can't auth (#4.3.0)\r\n";
+/// checkpassword could not be started or executed.
+pub const AUTH_FORK: &[u8] = b"454 oops, child won't start and I can't auth (#4.3.0)\r\n";
+/// Ours: MAXAUTHFAILED refusals in this connection; then exit 1.
+pub const AUTH_TOO_MANY: &[u8] =
+    b"421 too many failed authentications, closing connection (#4.7.0)\r\n";

@@ -23,6 +23,10 @@ pub trait Front {
     fn started(&mut self, _env: &dyn Env) -> Result<(), Fatal> {
         Ok(())
     }
+    /// argv without argv\[0\] (SMTP AUTH's forms).
+    fn args(&self) -> Vec<Vec<u8>> {
+        program_args()
+    }
     /// Adjusts the set-up before the session is built.
     fn setup(&mut self, _setup: &mut Setup) {}
     /// Whether this process logs `connection from ...`: once per
@@ -74,6 +78,15 @@ impl fmt::Display for Fatal {
     }
 }
 
+/// argv without argv\[0\] (SMTP AUTH's forms).
+pub fn program_args() -> Vec<Vec<u8>> {
+    use std::os::unix::ffi::OsStringExt;
+    std::env::args_os()
+        .skip(1)
+        .map(OsStringExt::into_vec)
+        .collect()
+}
+
 /// Runs one connection and exits: the only exit of both binaries after
 /// their signal set-up.
 pub fn serve(front: &mut dyn Front) -> ! {
@@ -104,7 +117,9 @@ fn start(front: &mut dyn Front) -> Result<std::convert::Infallible, Fatal> {
         ))
     })?;
     front.started(&env)?;
-    let mut loaded = setup::load(".".as_ref(), &env, Peer::of_stdin).map_err(Fatal::controls)?;
+    let args = front.args();
+    let mut loaded = setup::load_with_args(".".as_ref(), &env, Peer::of_stdin, &args)
+        .map_err(Fatal::controls)?;
     front.setup(&mut loaded.setup);
     let mut resolver;
     let mut accept_all = AcceptAll;

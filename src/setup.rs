@@ -59,6 +59,17 @@ fn env_ulong(env: &dyn Env, name: &str) -> Option<u64> {
 /// the qmail home its working directory) and the environment. `Err` is
 /// answered `421 unable to read controls`.
 pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Result<Loaded> {
+    load_with_args(home, env, peer, &[])
+}
+
+/// As [`load`], with the program's arguments (argv without argv\[0\]):
+/// SMTP AUTH's forms (see [`crate::auth::Config::from_args`]).
+pub fn load_with_args(
+    home: &Path,
+    env: &dyn Env,
+    peer: impl FnOnce() -> Peer,
+    args: &[Vec<u8>],
+) -> io::Result<Loaded> {
     let ctl = |name: &str| control::path(home, name);
     let me = control::read_line(&ctl("me"))?;
     let greeting = line_or(&ctl("smtpgreeting"), me.as_ref())?.ok_or_else(|| {
@@ -138,6 +149,7 @@ pub fn load(home: &Path, env: &dyn Env, peer: impl FnOnce() -> Peer) -> io::Resu
         starttls: !switch(env, "DISABLETLS") && std::fs::metadata(ctl("servercert.pem")).is_ok(),
         require_tls: switch(env, "REQUIRETLS"),
         cipher: None,
+        auth: auth(args, env, timeout),
     };
     let queue_program = Program {
         path: queue_program(env.get("QMAILQUEUE")),
@@ -161,6 +173,20 @@ fn rcptcheck(
     let spawner =
         crate::rcptcheck::spawn::Spawner::new(&config, std::time::Duration::from_secs(timeout));
     Some((config, Box::new(spawner)))
+}
+
+/// SMTP AUTH from the arguments, its program run by
+/// [`crate::auth::spawn`], bounded by timeoutsmtpd. No arguments: no work.
+fn auth(args: &[Vec<u8>], env: &dyn Env, timeout: u64) -> Option<crate::auth::Auth> {
+    let config = crate::auth::Config::from_args(args, |name| env.get(name))?;
+    let checker = crate::auth::spawn::Spawner::new(
+        config.program.clone(),
+        std::time::Duration::from_secs(timeout),
+    );
+    Some(crate::auth::Auth {
+        config,
+        checker: Box::new(checker),
+    })
 }
 
 /// Longest tarpit pause, in seconds: the patch sleeps whatever the number

@@ -20,7 +20,8 @@ pub const TLS_HELO_VAR: &str = "QMAILSMTPD_HELO";
 
 /// Replaces this process with qmail-smtpd-tls (execv semantics: no $PATH
 /// search, the environment inherited, fds 0-2 kept; our own descriptors
-/// are close-on-exec). Returns only on failure, with an error that names
+/// are close-on-exec). Our arguments go with it (SMTP AUTH's checkpassword
+/// and its form). Returns only on failure, with an error that names
 /// the program.
 pub fn exec(starttls: bool, helo: Option<&[u8]>) -> io::Error {
     // execve by hand: std's Command would add some 25 KB to this binary.
@@ -41,7 +42,13 @@ pub fn exec(starttls: bool, helo: Option<&[u8]>) -> io::Error {
         envp.extend(var(TLS_HELO_VAR, helo));
     }
     let path = CString::new(TLS_PROGRAM).expect("no NUL");
-    match nix::unistd::execve(&path, &[&path], &envp) {
+    let mut argv = vec![path.clone()];
+    argv.extend(
+        crate::server::program_args()
+            .into_iter()
+            .filter_map(|a| CString::new(a).ok()),
+    );
+    match nix::unistd::execve(&path, &argv, &envp) {
         Ok(never) => match never {},
         Err(e) => {
             let e = io::Error::from(e);

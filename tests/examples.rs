@@ -59,6 +59,8 @@ fn daemontools_scripts_parse() {
     for script in [
         "examples/service/qmail-smtpd/run",
         "examples/service/qmail-smtpd/log/run",
+        "examples/service/qmail-submission/run",
+        "examples/service/qmail-smtps/run",
     ] {
         let p = top().join(script);
         assert_eq!(
@@ -153,4 +155,85 @@ fn xinetd_service_file_serves_smtp() {
         "220 mx.example ESMTP\r\n250 mx.example\r\n250 ok\r\n553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)\r\n\
          550 sorry, no mailbox here by that name. (#5.1.1)\r\n221 mx.example\r\n"
     );
+}
+
+/// The submission run scripts (587: STARTTLS + AUTH, 465: SMTPS + AUTH),
+/// run as they are with the qmail home, the checkpassword program, the
+/// address and the user overridden, then used by swaks with AUTH PLAIN.
+#[test]
+fn submission_run_scripts_serve_authenticated_mail() {
+    for (script, tls) in [
+        ("examples/service/qmail-submission/run", "--tls"),
+        ("examples/service/qmail-smtps/run", "--tlsc"),
+    ] {
+        use std::os::unix::fs::MetadataExt;
+        support::require_program("softlimit", "daemontools");
+        let f = support::tls_fixture("example-submission", None);
+        f.script("bin/checkpassword", support::CHECKPASSWORD);
+        f.queue(support::Queue::Record(0));
+        std::os::unix::fs::symlink(support::bin(), f.home.join("bin/qmail-smtpd")).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let uid = std::fs::metadata(&f.home).unwrap().uid();
+        let gid = std::fs::metadata(&f.home).unwrap().gid();
+        let mut child = support::KillOnDrop(
+            support::spawn(
+                Command::new("sh")
+                    .arg(top().join(script))
+                    .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+                    .env("QMAIL", &f.home)
+                    .env("CHECKPASSWORD", f.home.join("bin/checkpassword"))
+                    .env("IP", "127.0.0.1")
+                    .env("PORT", port.to_string())
+                    .env("QMAILDUID", uid.to_string())
+                    .env("NOFILESGID", gid.to_string())
+                    .env("QMAILHOME", &f.home)
+                    .env("QMAILQUEUE", f.queue_program())
+                    .env("NOREALRCPTTO", "1")
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null()),
+            )
+            .unwrap(),
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{script}: no listener"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let swaks = support::require_program("swaks", "swaks");
+        let out = Command::new(swaks)
+            .args(["--server", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--helo", "client.example", "--timeout", "30", tls])
+            .args(["--from", "alice@example.com", "--to", "bob@remote.example"])
+            .args([
+                "--auth",
+                "PLAIN",
+                "--auth-user",
+                "alice",
+                "--auth-password",
+                "secret",
+            ])
+            .output()
+            .unwrap();
+        let t = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+        let _ = child.0.kill();
+        assert!(
+            out.status.success()
+                && t.contains("<~  235 ok, go ahead (#2.0.0)\n")
+                && t.contains("<~  250 ok "),
+            "{script}:\n{t}"
+        );
+        let queued = f
+            .calls()
+            .into_iter()
+            .filter(|c| c.envelope.is_some())
+            .count();
+        assert_eq!(queued, 1, "{script}");
+    }
 }

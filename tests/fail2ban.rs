@@ -689,3 +689,44 @@ QUIT\r\n";
     let ips: Vec<&str> = found.iter().map(|(_, ip, ..)| ip.as_str()).collect();
     assert_eq!(ips, ["192.0.2.7"; 3], "{found:?}");
 }
+
+/// The AUTH filter: exactly the refused attempts, each with its address;
+/// no user name can supply another.
+#[test]
+fn auth_filter_matches_refused_attempts_only() {
+    let dir = Dir::new("auth");
+    let lines: Vec<Vec<u8>> = vec![
+        b"auth: auth-failed ip=192.0.2.61 type=plain user=<alice>".to_vec(),
+        b"auth: auth-success ip=192.0.2.62 type=login user=<alice>".to_vec(),
+        b"auth: auth-error ip=192.0.2.63 type=plain user=<temp> (checkpassword exited 111)".to_vec(),
+        b"auth: auth-failed ip=2001:db8::64 type=cram-md5 user=<x> ip=192.0.2.99 type=plain user=<y>".to_vec(),
+        b"auth: auth-failed ip=192.0.2.65 type=login user=<a?b>".to_vec(),
+        b"connection from 192.0.2.66 (mx.example)".to_vec(),
+    ];
+    let log = [lines.join(&b"\n"[..]), b"\n".to_vec()].concat();
+    let file = multilog(&dir, &log);
+    let filter = top().join("examples/fail2ban/filter.d/qmail-smtpd-auth.conf");
+    let prog = support::require_program("fail2ban-regex", "fail2ban");
+    let out = support::output(
+        Command::new(&prog)
+            .args(["-o", "MATCH\t<ip>\t<F-USER>"])
+            .arg(&file)
+            .arg(&filter),
+    )
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let found: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("MATCH\t"))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "192.0.2.61\t<alice>",
+            "2001:db8::64\t<x> ip=192.0.2.99 type=plain user=<y>",
+            "192.0.2.65\t<a?b>",
+        ],
+        "{stdout}"
+    );
+}

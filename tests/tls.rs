@@ -14,8 +14,8 @@ use std::net::TcpStream;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use support::Fixture;
 use support::tcpserver::TcpServer;
-use support::{Fixture, Queue};
 
 /// The names qmail-smtpd-tls may write (OpenSSL's, see its source).
 const CIPHERS: [&str; 9] = [
@@ -30,57 +30,10 @@ const CIPHERS: [&str; 9] = [
     "ECDHE-RSA-CHACHA20-POLY1305",
 ];
 
-/// A qmail home with a fresh self-signed certificate and key in
-/// control/servercert.pem (unless `cert` says otherwise) and
-/// bin/qmail-smtpd-tls.
+/// A qmail home with a certificate and bin/qmail-smtpd-tls (see
+/// [`support::tls_fixture`]).
 fn fixture(name: &str, cert: Option<&str>) -> Fixture {
-    let f = Fixture::with_controls(
-        name,
-        &[("me", "mx.example\n"), ("rcpthosts", "example.com\n")],
-    );
-    f.queue(Queue::Record(0));
-    match cert {
-        Some(text) => {
-            f.control("servercert.pem", text);
-        }
-        None => {
-            let openssl = support::require_program("openssl", "openssl");
-            let (key, crt) = (f.root.join("key.pem"), f.root.join("cert.pem"));
-            let out = support::output(
-                Command::new(openssl)
-                    .args([
-                        "req",
-                        "-x509",
-                        "-newkey",
-                        "rsa:2048",
-                        "-nodes",
-                        "-days",
-                        "2",
-                        "-subj",
-                        "/CN=mx.example",
-                    ])
-                    .args(["-addext", "subjectAltName=DNS:mx.example", "-keyout"])
-                    .arg(&key)
-                    .arg("-out")
-                    .arg(&crt),
-            )
-            .expect("run openssl req");
-            assert!(
-                out.status.success(),
-                "openssl req: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let pem = [std::fs::read(&crt).unwrap(), std::fs::read(&key).unwrap()].concat();
-            f.control("servercert.pem", pem);
-        }
-    }
-    std::fs::create_dir_all(f.home.join("bin")).unwrap();
-    std::os::unix::fs::symlink(
-        env!("CARGO_BIN_EXE_qmail-smtpd-tls"),
-        f.home.join("bin/qmail-smtpd-tls"),
-    )
-    .unwrap();
-    f
+    support::tls_fixture(name, cert)
 }
 
 /// tcpserver running qmail-smtpd for `f` (log level info, so the TLS

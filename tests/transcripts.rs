@@ -22,6 +22,11 @@
 //!                    `E: -` when it got none (the message was refused)
 //! L: TEXT            a log line (realrcptto lines, warnings)
 //! P: N               a pause of N seconds (UNKNOWNRCPTDELAY, tarpit)
+//! Q: NAME=VALUE      a variable qmail-queue got beyond the server's own
+//!                    (SMTP AUTH; in-process only)
+//! args WORDS...      the server's arguments (SMTP AUTH); `HOME/` is the
+//!                    fixture's qmail home, whose bin/checkpassword is
+//!                    support::CHECKPASSWORD
 //! ```
 //!
 //! The C/S/M/E/L lines are in the order things happen: each reply follows
@@ -68,6 +73,7 @@ struct Transcript {
     queue_unstartable: bool,
     exit: Option<i32>,
     only: Option<String>,
+    args: Vec<String>,
     /// Directive lines before the conversation, and after it.
     head: Vec<String>,
     tail: Vec<String>,
@@ -147,7 +153,7 @@ fn escape(b: &[u8]) -> String {
     s
 }
 
-const CONVERSATION: [&str; 7] = ["C: ", "C> ", "S: ", "M: ", "E: ", "L: ", "P: "];
+const CONVERSATION: [&str; 8] = ["C: ", "C> ", "S: ", "M: ", "E: ", "L: ", "P: ", "Q: "];
 
 fn parse_text(name: &str, text: &str) -> Transcript {
     let mut t = Transcript {
@@ -183,6 +189,7 @@ fn parse_text(name: &str, text: &str) -> Transcript {
             "queue" => t.queue_exit = rest.parse().unwrap(),
             "only" => t.only = Some(rest.to_string()),
             "exit" => t.exit = Some(rest.parse().unwrap()),
+            "args" => t.args = rest.split(' ').map(str::to_string).collect(),
             _ => panic!("{}: unknown directive {line:?}", t.name),
         }
     }
@@ -318,6 +325,10 @@ fn render(events: &[Event], sends: &[(Vec<u8>, String)]) -> Vec<String> {
             }
             Event::Log(r) => out.extend(log_line(r)),
             Event::Slept(secs) => out.push(format!("P: {secs}")),
+            Event::QueueEnv(vars) => out.extend(
+                vars.iter()
+                    .map(|(k, v)| format!("Q: {}={}", escape(k), escape(v))),
+            ),
         }
     }
     out.extend(sends[next..].iter().map(|(_, l)| l.clone()));
@@ -365,14 +376,25 @@ fn fixture(t: &Transcript) -> Fixture {
         f.control(name, value);
     }
     f.ex_bounces();
+    if !t.args.is_empty() {
+        f.script("bin/checkpassword", support::CHECKPASSWORD);
+    }
     f
+}
+
+/// The transcript's arguments, `HOME/` made the fixture's qmail home.
+fn args(t: &Transcript, f: &Fixture) -> Vec<String> {
+    let home = format!("{}/", f.home.display());
+    t.args.iter().map(|a| a.replace("HOME/", &home)).collect()
 }
 
 /// Runs `t` in-process, the client's bytes cut into these reads.
 fn run_in_process(t: &Transcript, f: &Fixture, reads: Vec<Vec<u8>>) -> (i32, Vec<Event>) {
     // Warnings are made (and so checked) as the binary makes them.
     log::set_max_level(log::LevelFilter::Warn);
-    let loaded = setup::load(&f.home, &MapEnv(&t.env), Peer::default).expect("controls");
+    let args: Vec<Vec<u8>> = args(t, f).into_iter().map(String::into_bytes).collect();
+    let loaded =
+        setup::load_with_args(&f.home, &MapEnv(&t.env), Peer::default, &args).expect("controls");
     let (mut ipme, mut check) = (Loopback, NobodyUnknown);
     let mut s = Session::new(loaded.setup, &mut ipme, &mut check);
     s.greet();
@@ -493,7 +515,7 @@ fn transcripts_through_the_binary() {
         for (k, v) in &t.env {
             cmd = cmd.env(k, std::ffi::OsStr::from_bytes(&unescape(v)));
         }
-        let out = cmd.input(t.input()).run();
+        let out = cmd.args(args(&t, &f)).input(t.input()).run();
         let code = out.code().unwrap_or(-1);
         let stdout = match out.masked_stdout() {
             Ok(s) => s,

@@ -158,6 +158,19 @@ impl Checker for Spawner {
     }
 }
 
+/// Waits for `pid` (a program started in a process group of its own)
+/// until `deadline`, then kills its group as a timed-out RCPTCHECK is
+/// killed (SIGTERM, `grace`, SIGKILL) and reaps it. Shared with the AUTH
+/// checker ([`crate::auth::spawn`]).
+pub(crate) fn wait_bounded(pid: Pid, deadline: Instant, grace: Duration) -> Ended {
+    Run {
+        pid,
+        fd4: None,
+        got: Vec::new(),
+    }
+    .wait(deadline, grace)
+}
+
 /// A running program.
 struct Run {
     pid: Pid,
@@ -269,7 +282,7 @@ impl Run {
 /// dup2 onto: a dup2 onto itself would keep close-on-exec set, and a later
 /// dup2 would overwrite it). A clone takes the lowest free number from 3
 /// up, which cannot be one still held.
-fn away_from(fd: OwnedFd, targets: &[RawFd]) -> io::Result<OwnedFd> {
+pub(crate) fn away_from(fd: OwnedFd, targets: &[RawFd]) -> io::Result<OwnedFd> {
     let mut held = Vec::new();
     let mut fd = fd;
     while targets.contains(&fd.as_raw_fd()) {

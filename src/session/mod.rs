@@ -21,6 +21,7 @@ use crate::received::{self, Origin};
 use crate::reply;
 use crate::resolve::RcptCheck;
 
+mod auth;
 mod rcpt;
 
 /// Longest command line we store; longer ones are read to their end and
@@ -89,6 +90,8 @@ pub struct Setup {
     /// The session runs over TLS with this cipher suite (OpenSSL's name),
     /// which the Received header records.
     pub cipher: Option<Vec<u8>>,
+    /// SMTP AUTH, when configured (argv; see [`crate::auth`]).
+    pub auth: Option<crate::auth::Auth>,
 }
 
 /// What the driver must do next.
@@ -169,6 +172,14 @@ pub struct Session<'a> {
     /// Log lines decided on and not yet written: the driver writes and
     /// empties [`Session::logs`].
     logs: Vec<Record>,
+    /// AUTH succeeded as this user.
+    auth_user: Option<Vec<u8>>,
+    /// Refused AUTH attempts in this connection.
+    auth_failed: u32,
+    /// An AUTH exchange waits for the client's next line.
+    auth_pending: Option<crate::auth::Pending>,
+    /// Variables for qmail-queue beyond the process's (set by AUTH).
+    queue_env: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl<'a> Session<'a> {
@@ -197,6 +208,10 @@ impl<'a> Session<'a> {
             helo_arg: Vec::new(),
             hidden: false,
             logs: Vec::new(),
+            auth_user: None,
+            auth_failed: 0,
+            auth_pending: None,
+            queue_env: Vec::new(),
         }
     }
 
@@ -278,6 +293,8 @@ impl<'a> Session<'a> {
             let action = if self.overlong || self.line.len() + chunk.len() > MAX_LINE {
                 self.line.clear();
                 self.overlong = false;
+                // An AUTH exchange ends with it.
+                self.auth_pending = None;
                 self.out.extend_from_slice(reply::LINE_TOO_LONG);
                 None
             } else if self.line.is_empty() {
@@ -310,6 +327,9 @@ impl<'a> Session<'a> {
 
     /// Runs one command line (without its LF).
     fn command(&mut self, line: &[u8]) -> Option<Action> {
+        if self.auth_pending.is_some() {
+            return self.auth_line(line);
+        }
         let (verb, arg) = command::split(line);
         match verb {
             Verb::Rcpt => return self.rcpt(arg),
@@ -333,6 +353,9 @@ impl<'a> Session<'a> {
                 if self.setup.starttls {
                     self.out.extend_from_slice(reply::EHLO_STARTTLS);
                 }
+                if let Some(lines) = self.auth_ehlo() {
+                    self.out.extend_from_slice(lines);
+                }
                 if self.setup.databytes > 0 {
                     self.out.extend_from_slice(reply::EHLO_SIZE);
                     self.out
@@ -353,6 +376,7 @@ impl<'a> Session<'a> {
             }
             Verb::Starttls if !arg.is_empty() => self.out.extend_from_slice(reply::TLS_NO_PARAMS),
             Verb::Starttls => return Some(Action::StartTls),
+            Verb::Auth => return self.auth(arg),
             Verb::Unknown => self.out.extend_from_slice(reply::UNIMPLEMENTED),
         }
         None
@@ -415,6 +439,9 @@ impl<'a> Session<'a> {
     }
 
     fn mail(&mut self, arg: &[u8]) -> Option<Action> {
+        if !self.auth_mail_first() {
+            return None;
+        }
         let addr = match self.parse(arg) {
             Err(action) => return Some(action),
             Ok(None) => {
@@ -426,6 +453,9 @@ impl<'a> Session<'a> {
         if self.setup.require_tls && self.setup.cipher.is_none() {
             self.seen_mail = false;
             self.out.extend_from_slice(reply::MUST_STARTTLS);
+            return None;
+        }
+        if !self.auth_mail_from(&addr) {
             return None;
         }
         let params = addr::parameters(arg);
@@ -520,6 +550,7 @@ impl<'a> Session<'a> {
             local: &self.setup.local,
             cipher: self.setup.cipher.as_deref(),
             smtputf8: self.smtputf8,
+            auth: self.auth_user.is_some(),
         };
         received::header(&mut self.queue, &origin, now);
         let data = Data::new(self.setup.databytes, !self.setup.allow_bare_cr);

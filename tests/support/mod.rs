@@ -95,6 +95,32 @@ pub fn bin() -> PathBuf {
 }
 
 /// How long any one run may take before it is killed and the test fails.
+/// A checkpassword program (cr.yp.to/checkpwd/interface.html) for the
+/// AUTH tests: alice's password is `secret` (for CRAM-MD5 the HMAC-MD5 of
+/// the challenge with that key, by openssl); user `hang` never answers,
+/// `temp` exits 111; anyone else is refused (exit 1). On success it runs
+/// its arguments, as checkpassword does. With $CHECKPASSWORD_LOG set, the
+/// bytes it read on fd 3 are appended there.
+pub const CHECKPASSWORD: &str = r#"#!/bin/sh
+data=$(tee -a "${CHECKPASSWORD_LOG:-/dev/null}" <&3 | tr '\0' '\n')
+user=$(printf '%s\n' "$data" | sed -n 1p)
+pass=$(printf '%s\n' "$data" | sed -n 2p)
+chal=$(printf '%s\n' "$data" | sed -n 3p)
+case $user in
+hang) exec sleep 60 ;;
+temp) exit 111 ;;
+alice) ;;
+*) exit 1 ;;
+esac
+if [ -n "$chal" ]; then
+  want=$(printf '%s' "$chal" | openssl dgst -md5 -hmac secret | sed 's/.* //')
+else
+  want=secret
+fi
+[ "$pass" = "$want" ] || exit 1
+exec "$@"
+"#;
+
 pub const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 /// What the stand-in qmail-queue does. Every variant first records its pid
@@ -1292,6 +1318,59 @@ pub fn require_program(prog: &str, package: &str) -> PathBuf {
         "`{prog}` is not installed: these end-to-end tests need it (Debian package `{package}`; \
          .ci/run installs it, or run `apt-get install {package}`)"
     );
+}
+
+/// A qmail home with a fresh self-signed certificate and key in
+/// control/servercert.pem (unless `cert` says otherwise) and
+/// bin/qmail-smtpd-tls.
+pub fn tls_fixture(name: &str, cert: Option<&str>) -> Fixture {
+    let f = Fixture::with_controls(
+        name,
+        &[("me", "mx.example\n"), ("rcpthosts", "example.com\n")],
+    );
+    f.queue(Queue::Record(0));
+    match cert {
+        Some(text) => {
+            f.control("servercert.pem", text);
+        }
+        None => {
+            let openssl = require_program("openssl", "openssl");
+            let (key, crt) = (f.root.join("key.pem"), f.root.join("cert.pem"));
+            let out = output(
+                Command::new(openssl)
+                    .args([
+                        "req",
+                        "-x509",
+                        "-newkey",
+                        "rsa:2048",
+                        "-nodes",
+                        "-days",
+                        "2",
+                        "-subj",
+                        "/CN=mx.example",
+                    ])
+                    .args(["-addext", "subjectAltName=DNS:mx.example", "-keyout"])
+                    .arg(&key)
+                    .arg("-out")
+                    .arg(&crt),
+            )
+            .expect("run openssl req");
+            assert!(
+                out.status.success(),
+                "openssl req: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let pem = [std::fs::read(&crt).unwrap(), std::fs::read(&key).unwrap()].concat();
+            f.control("servercert.pem", pem);
+        }
+    }
+    std::fs::create_dir_all(f.home.join("bin")).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_qmail-smtpd-tls"),
+        f.home.join("bin/qmail-smtpd-tls"),
+    )
+    .unwrap();
+    f
 }
 
 #[cfg(test)]

@@ -43,6 +43,8 @@ struct Listen {
     options: &'static [&'static str],
     bind: &'static str,
     connect: &'static str,
+    /// qmail-smtpd's arguments (SMTP AUTH's CHECKPROGRAM SUBPROGRAM...).
+    args: Vec<String>,
 }
 
 impl Listen {
@@ -53,6 +55,7 @@ impl Listen {
             options: &[],
             bind: "127.0.0.1",
             connect: "127.0.0.1",
+            args: Vec::new(),
         }
     }
 }
@@ -89,6 +92,7 @@ impl TcpServer {
             options,
             bind,
             connect,
+            args: Vec::new(),
         };
         Self::launch(f, rules, env, None, listen)
     }
@@ -98,6 +102,16 @@ impl TcpServer {
     /// `-u` and `-g`), as qmaild would.
     pub fn start_checked(f: &Fixture, env: &[(&str, &str)], uid: u32, gid: u32) -> TcpServer {
         Self::launch(f, None, env, Some((uid, gid)), Listen::ipv4())
+    }
+
+    /// As [`TcpServer::start`], qmail-smtpd run with these arguments
+    /// (SMTP AUTH's CHECKPROGRAM SUBPROGRAM...).
+    pub fn start_args(f: &Fixture, env: &[(&str, &str)], args: &[&str]) -> TcpServer {
+        let listen = Listen {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            ..Listen::ipv4()
+        };
+        Self::launch(f, None, env, None, listen)
     }
 
     fn launch(
@@ -119,6 +133,7 @@ impl TcpServer {
         let log = f.root.join("tcpserver.log");
         cmd.args([listen.bind, "0"])
             .arg(super::bin())
+            .args(&listen.args)
             .env_clear()
             .env("PATH", PATH)
             .env("QMAILHOME", &f.home)
