@@ -3,6 +3,9 @@
 //! the recipient check, then the session, which each binary runs over its
 //! own transport ([`Front`]).
 //!
+//! Behind a load balancer (`$PROXYPROTOCOL`), its PROXY header is read
+//! first and the environment made the client's ([`proxy::read`]).
+//!
 //! Every way start-up can fail is a [`Fatal`], and there is one exit path
 //! for it ([`serve`]): logged once, answered with its reply, exit 1.
 
@@ -15,7 +18,7 @@ use crate::queue::Program;
 use crate::resolve::{AcceptAll, RcptCheck, Resolver, Routing, system::RealSystem};
 use crate::session::{Session, Setup};
 use crate::setup::{self, Env, Peer, ProcessEnv};
-use crate::{io, logger, reply};
+use crate::{io, logger, proxy, reply};
 
 /// What differs between the two binaries.
 pub trait Front {
@@ -103,6 +106,13 @@ fn start(front: &mut dyn Front) -> Result<std::convert::Infallible, Fatal> {
             home.to_string_lossy()
         ))
     })?;
+    if let Some(list) = env.get(proxy::read::VAR) {
+        // Before anything reads the environment the header changes (the
+        // SMTPS exec in `started` included); the balancer is owed no reply.
+        let timeout = setup::timeout(".".as_ref())
+            .map_err(|e| Fatal::silent(format_args!("unable to read controls: {e}")))?;
+        proxy::read::accept(&list, timeout).map_err(Fatal::silent)?;
+    }
     front.started(&env)?;
     let mut loaded = setup::load(".".as_ref(), &env, Peer::of_stdin).map_err(Fatal::controls)?;
     front.setup(&mut loaded.setup);
