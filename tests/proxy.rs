@@ -124,12 +124,11 @@ s.quit()
 
 fn client(host: &str, port: u16, source: &str) -> String {
     let python = support::require_program("python3", "python3");
-    let out = support::output(
-        Command::new(python)
-            .arg("-c")
-            .arg(CLIENT)
-            .args([host, &port.to_string(), source]),
-    )
+    let out = support::output(Command::new(python).arg("-c").arg(CLIENT).args([
+        host,
+        &port.to_string(),
+        source,
+    ]))
     .unwrap();
     assert!(
         out.status.success(),
@@ -341,8 +340,14 @@ fn the_header_and_pipelined_commands_in_one_write() {
         b"PROXY TCP6 2001:db8::7 2001:db8::25 4321 25\r\n".to_vec(),
         [
             b"\r\n\r\n\0\r\nQUIT\n\x21\x21\x00\x24".as_slice(),
-            &"2001:db8::7".parse::<std::net::Ipv6Addr>().unwrap().octets(),
-            &"2001:db8::25".parse::<std::net::Ipv6Addr>().unwrap().octets(),
+            &"2001:db8::7"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+            &"2001:db8::25"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
             &[0x10, 0xe1, 0, 25],
         ]
         .concat(),
@@ -376,7 +381,10 @@ fn the_header_and_pipelined_commands_in_one_write() {
 fn received_names_the_client() {
     let f = fixture("proxy-received");
     for (header, ip) in [
-        (&b"PROXY TCP4 192.0.2.1 198.51.100.2 5678 25\r\n"[..], "192.0.2.1"),
+        (
+            &b"PROXY TCP4 192.0.2.1 198.51.100.2 5678 25\r\n"[..],
+            "192.0.2.1",
+        ),
         (b"PROXY UNKNOWN\r\n", "203.0.113.5"),
         (b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00", "203.0.113.5"),
         (

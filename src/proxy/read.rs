@@ -74,7 +74,6 @@ pub fn accept(list: &[u8], timeout: u64) -> Result<(), Refused> {
     }
     let header = read(peer, timeout)?;
     let mut env = Changes::default();
-    env.unset(VAR);
     if let Some(p) = &header.proxied {
         for name in super::BALANCER_ONLY {
             env.unset(name);
@@ -104,6 +103,9 @@ pub fn accept(list: &[u8], timeout: u64) -> Result<(), Refused> {
             }
         }
     }
+    // Last, whatever a rule set: the header is read, and qmail-smtpd-tls,
+    // exec'd for SMTPS or STARTTLS, must not wait for a second one.
+    env.unset(VAR);
     env.apply();
     Ok(())
 }
