@@ -35,22 +35,7 @@ fn fixture(name: &str) -> Fixture {
 
 /// Compiles tcprules `rules` into ROOT/proxyrules.cdb; returns its path.
 fn proxyrules(f: &Fixture, rules: &str) -> String {
-    let tcprules = support::require_program("tcprules", "ucspi-tcp");
-    let cdb = f.root.join("proxyrules.cdb");
-    let mut child = support::spawn(
-        Command::new(tcprules)
-            .arg(&cdb)
-            .arg(f.root.join("proxyrules.tmp"))
-            .stdin(Stdio::piped()),
-    )
-    .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(rules.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "tcprules on {rules:?}");
+    let cdb = support::tcpserver::compile_rules_as(f, rules, "proxyrules");
     cdb.to_str().unwrap().to_string()
 }
 

@@ -509,6 +509,13 @@ fn log_lines_of_tls_sessions() {
     check("tls-log-smtps", &[("SMTPS", "1")], &["--tlsc"], "TLSv1.3");
 }
 
+/// The start of both clients of [`smtps_and_starttls_behind_a_proxy_header`].
+const PROXY_CLIENT: &str = "import smtplib, socket, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+";
+
 /// Behind a balancer: the PROXY header comes before the TLS handshake
 /// (SMTPS, qmail-smtpd execs qmail-smtpd-tls) or before the plain session
 /// (STARTTLS, exec'd later); either way the client's address, not the
@@ -521,10 +528,6 @@ fn smtps_and_starttls_behind_a_proxy_header() {
             "tls-proxy-smtps",
             vec![("SMTPS", "1"), ("PROXYPROTOCOL", "127.0.0.1")],
             r#"
-import smtplib, socket, ssl, sys
-ctx = ssl.create_default_context()
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
 class Proxied(smtplib.SMTP_SSL):
     def _get_socket(self, host, port, timeout):
         sock = socket.create_connection((host, port), timeout)
@@ -540,10 +543,6 @@ print("ok")
             "tls-proxy-starttls",
             vec![("PROXYPROTOCOL", "127.0.0.1")],
             r#"
-import smtplib, socket, ssl, sys
-ctx = ssl.create_default_context()
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
 class Proxied(smtplib.SMTP):
     def _get_socket(self, host, port, timeout):
         sock = socket.create_connection((host, port), timeout)
@@ -559,7 +558,7 @@ print("ok")
     ] {
         let f = fixture(name, None);
         let server = start(&f, &env);
-        let out = server.python(script);
+        let out = server.python(&format!("{PROXY_CLIENT}{script}"));
         if !out.status.success() || out.stdout != b"ok\n" {
             server.fail(&f, &out, "smtplib behind a PROXY header");
         }

@@ -205,12 +205,17 @@ impl TcpServer {
 
 /// Compiles tcprules `rules` into a cdb in the fixture; returns its path.
 fn compile_rules(f: &Fixture, rules: &str) -> PathBuf {
+    compile_rules_as(f, rules, "rules")
+}
+
+/// Compiles tcprules `rules` into ROOT/NAME.cdb; returns its path.
+pub fn compile_rules_as(f: &Fixture, rules: &str, name: &str) -> PathBuf {
     let tcprules = super::require_program("tcprules", "ucspi-tcp");
-    let cdb = f.root.join("rules.cdb");
+    let cdb = f.root.join(format!("{name}.cdb"));
     let mut tr = super::spawn(
         Command::new(&tcprules)
             .arg(&cdb)
-            .arg(f.root.join("rules.tmp"))
+            .arg(f.root.join(format!("{name}.tmp")))
             .stdin(Stdio::piped()),
     )
     .expect("run tcprules");
