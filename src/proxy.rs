@@ -14,6 +14,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 pub mod read;
 
+/// The program that reads the header for qmail-smtpd (which execs it,
+/// relative to the qmail home), then serves the session as qmail-smtpd.
+pub const PROGRAM: &str = "bin/qmail-smtpd-proxy";
+
 /// The longest version 1 line, CRLF included (the specification's worst
 /// case, `PROXY UNKNOWN` with two full IPv6 addresses and ports).
 pub const V1_MAX: usize = 107;

@@ -30,7 +30,19 @@ fn fixture(name: &str) -> Fixture {
         &[("me", "mx.example\n"), ("rcpthosts", "example.com\n")],
     );
     f.queue(Queue::Record(0));
+    link_proxy_program(&f);
     f
+}
+
+/// bin/qmail-smtpd-proxy in the qmail home, which qmail-smtpd execs when
+/// PROXYPROTOCOL is set: a link to the built one.
+fn link_proxy_program(f: &Fixture) {
+    std::fs::create_dir_all(f.home.join("bin")).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_qmail-smtpd-proxy"),
+        f.home.join("bin/qmail-smtpd-proxy"),
+    )
+    .unwrap();
 }
 
 /// Compiles tcprules `rules` into ROOT/proxyrules.cdb; returns its path.
@@ -460,4 +472,17 @@ fn the_example_haproxy_cfg_balances_two_mx() {
             server.log_text()
         );
     }
+}
+
+/// Without bin/qmail-smtpd-proxy: logged, the connection closed, no reply.
+#[test]
+fn without_the_proxy_program_the_connection_is_closed() {
+    let f = fixture("proxy-no-program");
+    f.remove("bin/qmail-smtpd-proxy");
+    let out = f.run(
+        &[("PROXYPROTOCOL", "192.0.2.9"), ("TCPREMOTEIP", "192.0.2.9")],
+        "PROXY UNKNOWN\r\nQUIT\r\n",
+    );
+    out.assert_stdout("").assert_exit(1);
+    out.assert_stderr_contains("unable to exec bin/qmail-smtpd-proxy: No such file or directory");
 }

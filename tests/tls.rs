@@ -557,6 +557,11 @@ print("ok")
         ),
     ] {
         let f = fixture(name, None);
+        std::os::unix::fs::symlink(
+            env!("CARGO_BIN_EXE_qmail-smtpd-proxy"),
+            f.home.join("bin/qmail-smtpd-proxy"),
+        )
+        .unwrap();
         let server = start(&f, &env);
         let out = server.python(&format!("{PROXY_CLIENT}{script}"));
         if !out.status.success() || out.stdout != b"ok\n" {
