@@ -28,10 +28,10 @@ QMAILGROUP ?= qmail
 
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 RELEASE  = $(TARGET_DIR)/release
-BINS     = qmail-smtpd qmail-smtpd-tls qmail-realrcptto qmail-vpopmail-sql
+BINS     = qmail-smtpd qmail-smtpd-tls qmail-smtpd-proxy qmail-realrcptto qmail-vpopmail-sql
 # The binaries that carry the compiled-in qmail home (a `conf-qmail:HOME`
 # line); qmail-vpopmail-sql is told its files by qmail-smtpd.
-HOME_BINS = qmail-smtpd qmail-smtpd-tls qmail-realrcptto
+HOME_BINS = qmail-smtpd qmail-smtpd-tls qmail-smtpd-proxy qmail-realrcptto
 MANPAGES = man/qmail-smtpd.8 man/qmail-realrcptto.8
 # A string only our qmail-smtpd contains (its HELP reply): tells our binary
 # from the one it replaces.
@@ -171,7 +171,7 @@ uninstall:
 	}; \
 	restore "$$bindir/qmail-smtpd" '$(OURS_MARKER)'; \
 	restore "$$man8/qmail-smtpd.8" '$(MAN_MARKER)'; \
-	for f in "$$bindir/qmail-smtpd-tls" "$$bindir/qmail-realrcptto" "$$bindir/qmail-vpopmail-sql" "$$man8/qmail-realrcptto.8"; do \
+	for f in "$$bindir/qmail-smtpd-tls" "$$bindir/qmail-smtpd-proxy" "$$bindir/qmail-realrcptto" "$$bindir/qmail-vpopmail-sql" "$$man8/qmail-realrcptto.8"; do \
 	  if [ -f "$$f" ]; then rm -f "$$f"; echo "removed $$f"; fi; \
 	done
 
@@ -184,7 +184,7 @@ clean:
 # for FUZZ_SECONDS on its corpus under fuzz/corpus/; a crash leaves its
 # input in fuzz/artifacts/ and fails the run. Not part of make test.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS  = session data addr dotqmail fd4 decision
+FUZZ_TARGETS  = session data addr dotqmail fd4 decision proxy
 fuzz:
 	@set -e; cd fuzz; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p corpus/$$t; \

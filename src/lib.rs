@@ -16,15 +16,18 @@
 //! [`control`], [`validrcptto::load`]), the client's fds, clock and stderr
 //! ([`io`], [`logger`]), qmail-queue ([`queue`]), the RCPTCHECK program
 //! ([`rcptcheck::spawn`]), the STARTTLS exec ([`starttls`]), interface
-//! addresses ([`ipme`]), cdb files ([`cdb`]), and for the recipient check
+//! addresses ([`ipme`]), cdb files ([`cdb`]), a load balancer's PROXY
+//! header ([`proxy::read`]), and for the recipient check
 //! [`resolve::system`] (passwd, stat, files, the MySQL helper). Nothing in
-//! [`session`], [`data`], [`command`], [`addr`], [`received`] or the rest
-//! of [`resolve`] opens a file, reads the clock or makes a system call.
+//! [`session`], [`data`], [`command`], [`addr`], [`received`], [`tcprules`],
+//! [`proxy`] outside [`proxy::read`], or the rest of [`resolve`] opens a
+//! file, reads the clock or makes a system call.
 //!
 //! No `unsafe` code except the global allocator in [`oom`], which answers
 //! 421 when memory runs out (an allocator cannot be written without it),
-//! and one call of getpwnam_r in [`resolve::system`], which must pass a
-//! user name's raw bytes.
+//! one call of getpwnam_r in [`resolve::system`], which must pass a
+//! user name's raw bytes, and the environment set from a PROXY header in
+//! [`proxy::read`] (std's set_var is unsafe; the process has one thread).
 #![deny(unsafe_code)]
 
 pub mod addr;
@@ -41,6 +44,7 @@ pub mod io;
 pub mod ipme;
 pub mod logger;
 pub mod oom;
+pub mod proxy;
 pub mod queue;
 pub mod rcptcheck;
 pub mod received;
@@ -51,6 +55,7 @@ pub mod session;
 pub mod setup;
 pub mod starttls;
 pub mod tcp_environ;
+pub mod tcprules;
 #[cfg(test)]
 pub(crate) mod testdir;
 pub mod validrcptto;

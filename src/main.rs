@@ -8,9 +8,7 @@
 //! SIGPIPE ignored, SIGCHLD at its default, and fds 0-2 guaranteed open.
 #![no_main]
 
-use qmail_smtpd::queue::Program;
-use qmail_smtpd::setup::Env;
-use qmail_smtpd::{driver, io, oom, server, session::Session, starttls};
+use qmail_smtpd::{io, oom, server};
 
 /// An allocation failure answers `421 out of memory (#4.3.0)` and exits 1
 /// instead of aborting (see oom.rs).
@@ -45,42 +43,6 @@ fn set_signals() {
     let _ = unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) };
 }
 
-/// The plain server: implicit TLS (SMTPS) is qmail-smtpd-tls's job, so
-/// hand it over at once; otherwise greet and serve, STARTTLS by exec.
-struct Plain {
-    /// Without arguments (AUTH off) std's copy of argv is not made.
-    argc: std::ffi::c_int,
-}
-
-impl server::Front for Plain {
-    fn args(&self) -> Vec<Vec<u8>> {
-        if self.argc > 1 {
-            server::program_args()
-        } else {
-            Vec::new()
-        }
-    }
-    fn started(&mut self, env: &dyn Env) -> Result<(), server::Fatal> {
-        if env.get("SMTPS").is_some_and(|v| !v.is_empty()) {
-            // An SMTPS client expects a TLS handshake: no plain reply.
-            return Err(server::Fatal::silent(starttls::exec(false, None)));
-        }
-        Ok(())
-    }
-    fn run(
-        &mut self,
-        session: &mut Session,
-        client: &io::Client,
-        queue: &mut Program,
-    ) -> Result<i32, server::Fatal> {
-        let mut host = io::SystemHost {
-            start_tls: |helo| starttls::exec(true, helo),
-        };
-        session.greet();
-        Ok(driver::run(session, &mut &*client, queue, &mut host))
-    }
-}
-
 fn run(argc: std::ffi::c_int) -> ! {
-    server::serve(&mut Plain { argc })
+    server::serve(&mut server::Plain { argc })
 }

@@ -3,6 +3,10 @@
 //! the recipient check, then the session, which each binary runs over its
 //! own transport ([`Front`]).
 //!
+//! Behind a load balancer (`$PROXYPROTOCOL`), its PROXY header is read
+//! first and the environment made the client's ([`proxy::read`]), by
+//! qmail-smtpd-proxy (which qmail-smtpd execs) or qmail-smtpd-tls.
+//!
 //! Every way start-up can fail is a [`Fatal`], and there is one exit path
 //! for it ([`serve`]): logged once, answered with its reply, exit 1.
 
@@ -15,10 +19,14 @@ use crate::queue::Program;
 use crate::resolve::{AcceptAll, RcptCheck, Resolver, Routing, system::RealSystem};
 use crate::session::{Session, Setup};
 use crate::setup::{self, Env, Peer, ProcessEnv};
-use crate::{io, logger, reply};
+use crate::{io, logger, proxy, reply, starttls};
 
-/// What differs between the two binaries.
+/// What differs between the binaries.
 pub trait Front {
+    /// `$PROXYPROTOCOL` is set (to `list`): read the header, with
+    /// [`read_proxy_header`], or hand the connection to the program that
+    /// does. In the qmail home, before anything reads the environment.
+    fn proxied(&mut self, list: &[u8]) -> Result<(), Fatal>;
     /// In the qmail home, before the controls are read.
     fn started(&mut self, _env: &dyn Env) -> Result<(), Fatal> {
         Ok(())
@@ -87,6 +95,70 @@ pub fn program_args() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Reads and applies the PROXY header ([`proxy::read`]), within
+/// control/timeoutsmtpd. Every failure is silent: the balancer is owed no
+/// reply.
+pub fn read_proxy_header(list: &[u8]) -> Result<(), Fatal> {
+    let timeout = setup::timeout(".".as_ref())
+        .map_err(|e| Fatal::silent(format_args!("unable to read controls: {e}")))?;
+    proxy::read::accept(list, timeout).map_err(Fatal::silent)
+}
+
+/// SIGCHLD back to its default, as qmail-smtpd does (see there): a binary
+/// tcpserver may start directly (qmail-smtpd-tls for SMTPS) or that
+/// qmail-smtpd execs inherits it ignored. (Rust's runtime has already
+/// ignored SIGPIPE.)
+#[allow(unsafe_code)]
+pub fn default_sigchld() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: installs SIG_DFL, not a handler; no other thread exists yet.
+    let _ = unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) };
+}
+
+/// The plain server: implicit TLS (SMTPS) is qmail-smtpd-tls's job, so
+/// hand it over at once; otherwise greet and serve, STARTTLS by exec.
+/// Behind a balancer, qmail-smtpd-proxy's job first.
+pub struct Plain {
+    /// main's argc: without arguments (AUTH off) std's copy of argv is
+    /// not made.
+    pub argc: std::ffi::c_int,
+}
+
+impl Front for Plain {
+    fn args(&self) -> Vec<Vec<u8>> {
+        if self.argc > 1 {
+            program_args()
+        } else {
+            Vec::new()
+        }
+    }
+    /// The PROXY code is not in qmail-smtpd: linked in, it would cost
+    /// every plain connection its relocations and some 45 KB of address
+    /// space under `softlimit -m`.
+    fn proxied(&mut self, _list: &[u8]) -> Result<(), Fatal> {
+        Err(Fatal::silent(starttls::execv(proxy::PROGRAM, &[])))
+    }
+    fn started(&mut self, env: &dyn Env) -> Result<(), Fatal> {
+        if env.get("SMTPS").is_some_and(|v| !v.is_empty()) {
+            // An SMTPS client expects a TLS handshake: no plain reply.
+            return Err(Fatal::silent(starttls::exec(false, None)));
+        }
+        Ok(())
+    }
+    fn run(
+        &mut self,
+        session: &mut Session,
+        client: &Client,
+        queue: &mut Program,
+    ) -> Result<i32, Fatal> {
+        let mut host = io::SystemHost {
+            start_tls: |helo| starttls::exec(true, helo),
+        };
+        session.greet();
+        Ok(crate::driver::run(session, &mut &*client, queue, &mut host))
+    }
+}
+
 /// Runs one connection and exits: the only exit of both binaries after
 /// their signal set-up.
 pub fn serve(front: &mut dyn Front) -> ! {
@@ -116,6 +188,11 @@ fn start(front: &mut dyn Front) -> Result<std::convert::Infallible, Fatal> {
             home.to_string_lossy()
         ))
     })?;
+    if let Some(list) = env.get(proxy::read::VAR) {
+        // Before anything reads the environment the header changes (the
+        // SMTPS exec in `started` included).
+        front.proxied(&list)?;
+    }
     front.started(&env)?;
     let args = front.args();
     let mut loaded = setup::load_with_args(".".as_ref(), &env, Peer::of_stdin, &args)

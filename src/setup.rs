@@ -79,12 +79,7 @@ pub fn load_with_args(
         )
     })?;
     let localiphost = line_or(&ctl("localiphost"), me.as_ref())?;
-    // qmail stores the number in a C int: what is <= 0 there becomes 1.
-    let timeout = match control::read_ulong(&ctl("timeoutsmtpd"))? {
-        Some(t) if (t as i32) > 0 => u64::from(t as i32 as u32),
-        Some(_) => 1,
-        None => 1200,
-    };
+    let timeout = timeout(home)?;
     let rcpthosts = rcpthosts(home)?;
     let badmailfrom = HostSet::new(control::read_list(&ctl("badmailfrom"))?.unwrap_or_default());
     let mut databytes = control::read_ulong(&ctl("databytes"))?.unwrap_or(0);
@@ -161,6 +156,18 @@ pub fn load_with_args(
         queue_program,
         me,
     })
+}
+
+/// control/timeoutsmtpd in seconds, 1200 without it. qmail stores the
+/// number in a C int: what is <= 0 there becomes 1.
+pub fn timeout(home: &Path) -> io::Result<u64> {
+    Ok(
+        match control::read_ulong(&control::path(home, "timeoutsmtpd"))? {
+            Some(t) if (t as i32) > 0 => u64::from(t as i32 as u32),
+            Some(_) => 1,
+            None => 1200,
+        },
+    )
 }
 
 /// $RCPTCHECK, with its program run by [`crate::rcptcheck::spawn`],

@@ -24,6 +24,19 @@ pub const TLS_HELO_VAR: &str = "QMAILSMTPD_HELO";
 /// and its form). Returns only on failure, with an error that names
 /// the program.
 pub fn exec(starttls: bool, helo: Option<&[u8]>) -> io::Error {
+    let mode: &[(&str, &[u8])] = if starttls {
+        &[(TLS_MODE_VAR, b"starttls")]
+    } else {
+        &[]
+    };
+    let helo = helo.map(|h| (TLS_HELO_VAR, h));
+    execv(TLS_PROGRAM, &[mode, helo.as_slice()].concat())
+}
+
+/// Replaces this process with `program` (relative to the qmail home),
+/// the environment inherited but for [`TLS_MODE_VAR`] and
+/// [`TLS_HELO_VAR`], which are set only as `extra` says.
+pub fn execv(program: &str, extra: &[(&str, &[u8])]) -> io::Error {
     // execve by hand: std's Command would add some 25 KB to this binary.
     let var = |name: &str, value: &[u8]| CString::new([name.as_bytes(), b"=", value].concat()).ok();
     let mut envp: Vec<CString> = std::env::vars_os()
@@ -35,13 +48,8 @@ pub fn exec(starttls: bool, helo: Option<&[u8]>) -> io::Error {
             CString::new(kv).ok()
         })
         .collect();
-    if starttls {
-        envp.extend(var(TLS_MODE_VAR, b"starttls"));
-    }
-    if let Some(helo) = helo {
-        envp.extend(var(TLS_HELO_VAR, helo));
-    }
-    let path = CString::new(TLS_PROGRAM).expect("no NUL");
+    envp.extend(extra.iter().filter_map(|(k, v)| var(k, v)));
+    let path = CString::new(program).expect("no NUL");
     let mut argv = vec![path.clone()];
     argv.extend(
         crate::server::program_args()
@@ -52,7 +60,7 @@ pub fn exec(starttls: bool, helo: Option<&[u8]>) -> io::Error {
         Ok(never) => match never {},
         Err(e) => {
             let e = io::Error::from(e);
-            io::Error::new(e.kind(), format!("unable to exec {TLS_PROGRAM}: {e}"))
+            io::Error::new(e.kind(), format!("unable to exec {program}: {e}"))
         }
     }
 }

@@ -49,7 +49,12 @@ fn make_real(target: &str, destdir: &Path) -> String {
         format!("DESTDIR={}", destdir.display()),
         format!("TARGET_DIR={}", target_dir.display()),
     ];
-    for b in ["qmail-smtpd", "qmail-smtpd-tls", "qmail-realrcptto"] {
+    for b in [
+        "qmail-smtpd",
+        "qmail-smtpd-tls",
+        "qmail-smtpd-proxy",
+        "qmail-realrcptto",
+    ] {
         args.push("-o".into());
         args.push(format!("{}/release/{b}", target_dir.display()));
     }
@@ -103,6 +108,7 @@ fn install_lays_out_files_keeps_netqmail_and_uninstall_puts_it_back() {
     for b in [
         "qmail-smtpd",
         "qmail-smtpd-tls",
+        "qmail-smtpd-proxy",
         "qmail-realrcptto",
         "qmail-vpopmail-sql",
     ] {
@@ -137,6 +143,7 @@ fn install_lays_out_files_keeps_netqmail_and_uninstall_puts_it_back() {
         [
             "qmail-realrcptto",
             "qmail-smtpd",
+            "qmail-smtpd-proxy",
             "qmail-smtpd-tls",
             "qmail-smtpd.netqmail",
             "qmail-vpopmail-sql"
@@ -225,7 +232,7 @@ impl Fake {
              [ \"$*\" = 'build --release' ] || { echo \"fake-cargo: $*\" >&2; exit 2; }\n\
              cd \"$(dirname \"$0\")\"\n\
              mkdir -p target/release\n\
-             for b in qmail-smtpd qmail-smtpd-tls qmail-realrcptto; do\n\
+             for b in qmail-smtpd qmail-smtpd-tls qmail-smtpd-proxy qmail-realrcptto; do\n\
              \x20 printf 'qmail-smtpd (Rust, with realrcptto)\\n\\nconf-qmail:%s\\n' \"${CONF_QMAIL:-/var/qmail}\" > target/release/$b\n\
              done\n\
              echo \"build CONF_QMAIL=${CONF_QMAIL-unset}\" >> cargo.log\n",
@@ -281,7 +288,12 @@ fn make_install_builds_when_a_source_is_newer_and_only_then() {
     // A newer source (git pull): built again, and the new build installed.
     let ago = |s| SystemTime::now() - Duration::from_secs(s);
     for src in ["src/bin/tool.rs", "Cargo.lock", "build.rs", "Cargo.toml"] {
-        for b in ["qmail-smtpd", "qmail-smtpd-tls", "qmail-realrcptto"] {
+        for b in [
+            "qmail-smtpd",
+            "qmail-smtpd-tls",
+            "qmail-smtpd-proxy",
+            "qmail-realrcptto",
+        ] {
             f.set_mtime(&format!("target/release/{b}"), ago(120));
         }
         f.set_mtime(src, ago(60));

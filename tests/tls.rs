@@ -463,3 +463,69 @@ fn log_lines_of_tls_sessions() {
     );
     check("tls-log-smtps", &[("SMTPS", "1")], &["--tlsc"], "TLSv1.3");
 }
+
+/// The start of both clients of [`smtps_and_starttls_behind_a_proxy_header`].
+const PROXY_CLIENT: &str = "import smtplib, socket, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+";
+
+/// Behind a balancer: the PROXY header comes before the TLS handshake
+/// (SMTPS, qmail-smtpd execs qmail-smtpd-tls) or before the plain session
+/// (STARTTLS, exec'd later); either way the client's address, not the
+/// balancer's, is in the Received header, and qmail-smtpd-tls does not
+/// wait for a second header.
+#[test]
+fn smtps_and_starttls_behind_a_proxy_header() {
+    for (name, env, script) in [
+        (
+            "tls-proxy-smtps",
+            vec![("SMTPS", "1"), ("PROXYPROTOCOL", "127.0.0.1")],
+            r#"
+class Proxied(smtplib.SMTP_SSL):
+    def _get_socket(self, host, port, timeout):
+        sock = socket.create_connection((host, port), timeout)
+        sock.sendall(b"PROXY TCP4 192.0.2.77 198.51.100.25 40000 465\r\n")
+        return self.context.wrap_socket(sock, server_hostname=host)
+s = Proxied("127.0.0.1", int(sys.argv[1]), local_hostname="client.example", context=ctx, timeout=30)
+s.sendmail("alice@sender.example", ["bob@example.com"], "Subject: smtps\r\n\r\nhello\r\n")
+s.quit()
+print("ok")
+"#,
+        ),
+        (
+            "tls-proxy-starttls",
+            vec![("PROXYPROTOCOL", "127.0.0.1")],
+            r#"
+class Proxied(smtplib.SMTP):
+    def _get_socket(self, host, port, timeout):
+        sock = socket.create_connection((host, port), timeout)
+        sock.sendall(b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c\xc0\x00\x02\x4d\xc6\x33\x64\x19\x9c\x40\x00\x19")
+        return sock
+s = Proxied("127.0.0.1", int(sys.argv[1]), local_hostname="client.example", timeout=30)
+s.starttls(context=ctx)
+s.sendmail("alice@sender.example", ["bob@example.com"], "Subject: starttls\r\n\r\nhello\r\n")
+s.quit()
+print("ok")
+"#,
+        ),
+    ] {
+        let f = fixture(name, None);
+        std::os::unix::fs::symlink(
+            env!("CARGO_BIN_EXE_qmail-smtpd-proxy"),
+            f.home.join("bin/qmail-smtpd-proxy"),
+        )
+        .unwrap();
+        let server = start(&f, &env);
+        let out = server.python(&format!("{PROXY_CLIENT}{script}"));
+        if !out.status.success() || out.stdout != b"ok\n" {
+            server.fail(&f, &out, "smtplib behind a PROXY header");
+        }
+        let msg = queued_over_tls(&f, &server, &out);
+        assert!(
+            msg.starts_with("Received: from unknown (HELO client.example) (192.0.2.77)\n"),
+            "{msg}"
+        );
+    }
+}

@@ -190,6 +190,13 @@ fn host() -> SystemHost {
 }
 
 impl server::Front for TlsFront {
+    /// SMTPS straight from tcpserver: the header comes before the
+    /// handshake. (Exec'd by qmail-smtpd or qmail-smtpd-proxy, the header
+    /// is read already and PROXYPROTOCOL gone.)
+    fn proxied(&mut self, list: &[u8]) -> Result<(), Fatal> {
+        server::read_proxy_header(list)
+    }
+
     fn setup(&mut self, setup: &mut Setup) {
         setup.starttls = false;
     }
@@ -236,17 +243,8 @@ impl server::Front for TlsFront {
     }
 }
 
-/// SIGCHLD back to its default, as qmail-smtpd does (see there): under
-/// SMTPS tcpserver may start this binary directly, with SIGCHLD ignored.
-/// (Rust's runtime has already ignored SIGPIPE.)
-fn default_sigchld() {
-    use nix::sys::signal::{SigHandler, Signal, signal};
-    // SAFETY: installs SIG_DFL, not a handler; no other thread exists yet.
-    let _ = unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) };
-}
-
 fn main() {
-    default_sigchld();
+    server::default_sigchld();
     let starttls = std::env::var_os(starttls::TLS_MODE_VAR).is_some_and(|v| v == "starttls");
     server::serve(&mut TlsFront { starttls })
 }

@@ -282,11 +282,22 @@ impl TcpServer {
 
 /// Compiles tcprules `rules` into a cdb in the fixture; returns its path.
 fn compile_rules(f: &Fixture, tcprules: &std::path::Path, rules: &str) -> PathBuf {
-    let cdb = f.root.join("rules.cdb");
+    compile_rules_with(f, tcprules, rules, "rules")
+}
+
+/// Compiles tcprules `rules` (ucspi-tcp's tcprules) into ROOT/NAME.cdb;
+/// returns its path.
+pub fn compile_rules_as(f: &Fixture, rules: &str, name: &str) -> PathBuf {
+    let tcprules = super::require_program("tcprules", "ucspi-tcp");
+    compile_rules_with(f, &tcprules, rules, name)
+}
+
+fn compile_rules_with(f: &Fixture, tcprules: &std::path::Path, rules: &str, name: &str) -> PathBuf {
+    let cdb = f.root.join(format!("{name}.cdb"));
     let mut tr = super::spawn(
         Command::new(tcprules)
             .arg(&cdb)
-            .arg(f.root.join("rules.tmp"))
+            .arg(f.root.join(format!("{name}.tmp")))
             .stdin(Stdio::piped()),
     )
     .expect("run tcprules");
