@@ -184,7 +184,7 @@ clean:
 # for FUZZ_SECONDS on its corpus under fuzz/corpus/; a crash leaves its
 # input in fuzz/artifacts/ and fails the run. Not part of make test.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS  = session data addr dotqmail fd4 decision proxy
+FUZZ_TARGETS  = session data addr dotqmail fd4 decision proxy auth
 fuzz:
 	@set -e; cd fuzz; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p corpus/$$t; \
