@@ -285,7 +285,7 @@ fn a_missing_header_times_out() {
     assert!(start.elapsed() >= Duration::from_millis(900));
     assert_logged(
         &server,
-        "PROXY refused: no header from 127.0.0.1 within 1 seconds",
+        "PROXY refused: no header from 127.0.0.1 within 1 second",
     );
 }
 

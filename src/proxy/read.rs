@@ -44,7 +44,10 @@ impl fmt::Display for Refused {
             Refused::NoPeer => write!(f, "no peer address to check against {VAR}"),
             Refused::Untrusted(ip) => write!(f, "{ip} is not a balancer in {VAR}"),
             Refused::Malformed(ip, why) => write!(f, "malformed header from {ip}: {why}"),
-            Refused::Timeout(ip, t) => write!(f, "no header from {ip} within {t} seconds"),
+            Refused::Timeout(ip, t) => {
+                let s = if *t == 1 { "" } else { "s" };
+                write!(f, "no header from {ip} within {t} second{s}")
+            }
             Refused::Closed(ip) => write!(f, "{ip} closed the connection before the header"),
             Refused::Read(ip, e) => write!(f, "reading the header from {ip}: {e}"),
             Refused::Rules(e) => write!(f, "{RULES_VAR}: {e}"),
