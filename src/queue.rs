@@ -217,14 +217,7 @@ impl Queue {
         actions.add_dup2(err_w.as_raw_fd(), 6).map_err(spawn_err)?;
         let attr = PosixSpawnAttr::init().map_err(spawn_err)?;
         let path = CString::new(program.path.as_bytes()).map_err(|e| StartError::Exec(e.into()))?;
-        // Each variable copied once, straight into its C string: this runs
-        // near the smallest softlimit (tests/softlimit.rs).
-        let entry = |k: &[u8], v: &[u8]| CString::new([k, b"=", v].concat()).ok();
-        let env: Vec<CString> = std::env::vars_os()
-            .filter(|(k, _)| !extra.iter().any(|(e, _)| e[..] == *k.as_bytes()))
-            .filter_map(|(k, v)| entry(k.as_bytes(), v.as_bytes()))
-            .chain(extra.iter().filter_map(|(k, v)| entry(k, v)))
-            .collect();
+        let env = environ(&[], extra);
         match posix_spawn(path.as_c_str(), &actions, &attr, &[path.as_c_str()], &env) {
             Ok(pid) => Ok(Queue {
                 pid,
@@ -467,6 +460,30 @@ pub(crate) fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
     let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
     fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
     Ok(())
+}
+
+/// The environment for a program this process starts (qmail-queue, a
+/// checker, an exec): this process's variables but those named in `drop`
+/// or set by `set`, then `set`, as C strings. Each variable is copied
+/// once, straight into its C string: this runs near the smallest
+/// softlimit (tests/softlimit.rs).
+pub(crate) fn environ<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+    drop: &[&[u8]],
+    set: &[(K, V)],
+) -> Vec<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    let entry = |k: &[u8], v: &[u8]| CString::new([k, b"=", v].concat()).ok();
+    std::env::vars_os()
+        .filter(|(k, _)| {
+            let k = k.as_bytes();
+            !drop.contains(&k) && !set.iter().any(|(name, _)| name.as_ref() == k)
+        })
+        .filter_map(|(k, v)| entry(k.as_bytes(), v.as_bytes()))
+        .chain(
+            set.iter()
+                .filter_map(|(k, v)| entry(k.as_ref(), v.as_ref())),
+        )
+        .collect()
 }
 
 /// errno values from exec itself (as opposed to pipe/fork trouble).

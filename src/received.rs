@@ -32,12 +32,7 @@ pub struct Origin<'a> {
 /// SMTPUTF8 the word is RFC 6531's (`UTF8SMTP`, `UTF8SMTPA`,
 /// `UTF8SMTPSA`: the `E` dropped and `UTF8` put first, as sagredo's does).
 pub fn protocol(out: &mut Vec<u8>, o: &Origin) {
-    let word: &[u8] = match (o.cipher.is_some() && o.auth, o.auth) {
-        (true, _) => b"ESMTPSA",
-        (false, true) => b"ESMTPA",
-        (false, false) => b"SMTP",
-    };
-    let utf8 = |out: &mut Vec<u8>, word: &[u8]| {
+    let word = |out: &mut Vec<u8>, word: &[u8]| {
         if o.smtputf8 {
             out.extend_from_slice(b"UTF8");
             out.extend_from_slice(word.strip_prefix(b"E").unwrap_or(word));
@@ -48,19 +43,20 @@ pub fn protocol(out: &mut Vec<u8>, o: &Origin) {
     // The cipher is our own text, not the client's: written as is (TLS 1.3
     // names have underscores), as qmail writes its protocol string.
     match (o.cipher, o.auth) {
+        (None, false) => word(out, b"SMTP"),
+        (None, true) => word(out, b"ESMTPA"),
         (Some(cipher), false) => {
             out.push(b'(');
             out.extend_from_slice(cipher);
             out.extend_from_slice(b" encrypted) ");
-            utf8(out, word);
+            word(out, b"SMTP");
         }
         (Some(cipher), true) => {
-            utf8(out, word);
+            word(out, b"ESMTPSA");
             out.extend_from_slice(b" (");
             out.extend_from_slice(cipher);
             out.extend_from_slice(b" encrypted, authenticated)");
         }
-        (None, _) => utf8(out, word),
     }
 }
 

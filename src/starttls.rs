@@ -5,7 +5,6 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::unix::ffi::OsStringExt;
 
 /// The program that speaks TLS, relative to the qmail home (the working
 /// directory).
@@ -38,17 +37,7 @@ pub fn exec(starttls: bool, helo: Option<&[u8]>) -> io::Error {
 /// [`TLS_HELO_VAR`], which are set only as `extra` says.
 pub fn execv(program: &str, extra: &[(&str, &[u8])]) -> io::Error {
     // execve by hand: std's Command would add some 25 KB to this binary.
-    let var = |name: &str, value: &[u8]| CString::new([name.as_bytes(), b"=", value].concat()).ok();
-    let mut envp: Vec<CString> = std::env::vars_os()
-        .filter(|(k, _)| k != TLS_MODE_VAR && k != TLS_HELO_VAR)
-        .filter_map(|(k, v)| {
-            let mut kv = k.into_vec();
-            kv.push(b'=');
-            kv.extend(v.into_vec());
-            CString::new(kv).ok()
-        })
-        .collect();
-    envp.extend(extra.iter().filter_map(|(k, v)| var(k, v)));
+    let envp = crate::queue::environ(&[TLS_MODE_VAR.as_bytes(), TLS_HELO_VAR.as_bytes()], extra);
     let path = CString::new(program).expect("no NUL");
     let mut argv = vec![path.clone()];
     argv.extend(

@@ -59,19 +59,8 @@ fn swaks(server: &TcpServer, f: &Fixture, to: &str, args: &[&str]) -> (Output, S
 /// The one message queued: its two Received lines, and the variables
 /// qmail-queue saw.
 fn queued(f: &Fixture, server: &TcpServer, out: &Output) -> (String, String) {
-    let calls: Vec<_> = f
-        .calls()
-        .into_iter()
-        .filter(|c| c.envelope.is_some())
-        .collect();
-    if calls.len() != 1 {
-        server.fail(
-            f,
-            out,
-            &format!("expected one message, got {}", calls.len()),
-        );
-    }
-    let msg = String::from_utf8_lossy(calls[0].message.as_deref().unwrap_or_default());
+    let call = server.only_queued(f, out);
+    let msg = String::from_utf8_lossy(call.message.as_deref().unwrap_or_default());
     let head: Vec<&str> = msg.lines().take(2).collect();
     let env = std::fs::read_to_string(f.root.join("qq.env")).unwrap_or_default();
     (head.join("\n"), env)

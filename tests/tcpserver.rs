@@ -64,16 +64,7 @@ impl Checks for TcpServer {
 
     /// Exactly one message queued, as expected (Received date masked).
     fn assert_queued(&self, f: &Fixture, out: &Output, message: &str, envelope: &[u8]) {
-        let calls = f.calls();
-        let queued: Vec<_> = calls.iter().filter(|c| c.envelope.is_some()).collect();
-        if queued.len() != 1 {
-            self.fail(
-                f,
-                out,
-                &format!("expected one queued message, got {}", queued.len()),
-            );
-        }
-        let c = queued[0];
+        let c = self.only_queued(f, out);
         let msg = c.message.clone().unwrap_or_default();
         let masked = support::mask_received(
             &msg,
@@ -225,68 +216,51 @@ fn decision_ips(server: &TcpServer) -> Vec<String> {
 
 const V6_DATA: &str = "Subject: v6\\n\\nover IPv6";
 
+/// swaks (`family`, `-4` or `-6`) sends one message: the Received header
+/// and the RCPTLOG line must name the client as `ip`.
+fn one_message_names(f: &Fixture, server: &TcpServer, family: &str, ip: &str) {
+    server.wait_for_greeting();
+    let out = server.swaks(
+        f,
+        &[
+            family,
+            "--from",
+            "alice@sender.example",
+            "--to",
+            "bob@example.com",
+            "--data",
+            V6_DATA,
+        ],
+    );
+    server.assert_swaks_ok(f, &out);
+    server.assert_queued(
+        f,
+        &out,
+        &format!(
+            "Received: from unknown (HELO client.example) ({ip})\n  by mx.example with SMTP; DATE\nSubject: v6\n\nover IPv6\n"
+        ),
+        ENVELOPE,
+    );
+    assert_eq!(decision_ips(server), [ip], "{}", server.log_text());
+}
+
 #[test]
 fn ipv6_client_under_ucspi_tcp_ipv6() {
     // PROTO=TCP6, TCPREMOTEIP=::1: the Received header and the
     // realrcptto ip (${PROTO}REMOTEIP) show the IPv6 address.
     let f = fixture("tcpserver6-native");
     let server = TcpServer::start_ipv6(&f, None, &[("RCPTLOG", "1")], &[], ("::1", "::1"));
-    server.wait_for_greeting();
-    let out = server.swaks(
-        &f,
-        &[
-            "-6",
-            "--from",
-            "alice@sender.example",
-            "--to",
-            "bob@example.com",
-            "--data",
-            V6_DATA,
-        ],
-    );
-    server.assert_swaks_ok(&f, &out);
-    server.assert_queued(
-        &f,
-        &out,
-        "Received: from unknown (HELO client.example) (::1)\n  by mx.example with SMTP; DATE\nSubject: v6\n\nover IPv6\n",
-        ENVELOPE,
-    );
-    assert_eq!(decision_ips(&server), ["::1"], "{}", server.log_text());
+    one_message_names(&f, &server, "-6", "::1");
 }
 
 #[test]
 fn ipv4_client_on_an_ipv6_socket_is_its_ipv4_address() {
     // tcpserver -6 on the dual-stack socket: an IPv4 client arrives as
     // TCPREMOTEIP=::ffff:127.0.0.1 with PROTO=TCP6, and is written and
-    // logged as 127.0.0.1 (so is TCPLOCALIP, shown without -l).
+    // logged as 127.0.0.1.
     let f = fixture("tcpserver6-mapped");
     let server = TcpServer::start_ipv6(&f, None, &[("RCPTLOG", "1")], &["-6"], ("0", "127.0.0.1"));
-    server.wait_for_greeting();
-    let out = server.swaks(
-        &f,
-        &[
-            "-4",
-            "--from",
-            "alice@sender.example",
-            "--to",
-            "bob@example.com",
-            "--data",
-            V6_DATA,
-        ],
-    );
-    server.assert_swaks_ok(&f, &out);
-    server.assert_queued(
-        &f,
-        &out,
-        "Received: from unknown (HELO client.example) (127.0.0.1)\n  by mx.example with SMTP; DATE\nSubject: v6\n\nover IPv6\n",
-        ENVELOPE,
-    );
-    assert_eq!(
-        decision_ips(&server),
-        ["127.0.0.1"],
-        "{}",
-        server.log_text()
-    );
+    one_message_names(&f, &server, "-4", "127.0.0.1");
 }
 
 #[test]

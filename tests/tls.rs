@@ -54,23 +54,12 @@ fn swaks(server: &TcpServer, f: &Fixture, args: &[&str]) -> Output {
 /// The one queued message, with its Received header's second line checked
 /// for the encrypted form and returned.
 fn queued_over_tls(f: &Fixture, server: &TcpServer, out: &Output) -> String {
-    let calls: Vec<_> = f
-        .calls()
-        .into_iter()
-        .filter(|c| c.envelope.is_some())
-        .collect();
-    if calls.len() != 1 {
-        server.fail(
-            f,
-            out,
-            &format!("expected one queued message, got {}", calls.len()),
-        );
-    }
+    let call = server.only_queued(f, out);
     assert_eq!(
-        calls[0].envelope.as_deref(),
+        call.envelope.as_deref(),
         Some(&b"Falice@sender.example\0Tbob@example.com\0\0"[..])
     );
-    let msg = String::from_utf8_lossy(calls[0].message.as_deref().unwrap_or_default()).into_owned();
+    let msg = String::from_utf8_lossy(call.message.as_deref().unwrap_or_default()).into_owned();
     let by = msg.lines().nth(1).unwrap_or_default().to_string();
     let ok = by
         .strip_prefix("  by mx.example with (")

@@ -23,7 +23,7 @@ use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_s
 use nix::unistd::Pid;
 
 use super::{Checker, Request};
-use crate::queue::is_exec_errno;
+use crate::queue::{environ, is_exec_errno};
 use crate::rcptcheck::Ended;
 use crate::rcptcheck::spawn::{KILL_GRACE, away_from, wait_bounded};
 
@@ -75,12 +75,7 @@ impl Spawner {
         let Some(path) = argv.first() else {
             return Err(Ended::ExecFailed(Errno::ENOENT as i32));
         };
-        let env: Vec<CString> = std::env::vars_os()
-            .filter_map(|(k, v)| {
-                use std::os::unix::ffi::OsStrExt;
-                CString::new([k.as_bytes(), b"=", v.as_bytes()].concat()).ok()
-            })
-            .collect();
+        let env = environ::<&[u8], &[u8]>(&[], &[]);
         // execvp's search, by hand: posix_spawnp would be one more libc
         // symbol for every connection's start-up to bind.
         let mut last = Errno::ENOENT;

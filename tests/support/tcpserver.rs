@@ -255,6 +255,24 @@ impl TcpServer {
         .expect("run python3")
     }
 
+    /// The one qmail-queue run that got an envelope (a message queued);
+    /// fails with everything known unless there is exactly one.
+    pub fn only_queued(&self, f: &Fixture, out: &Output) -> super::QueueCall {
+        let mut calls: Vec<_> = f
+            .calls()
+            .into_iter()
+            .filter(|c| c.envelope.is_some())
+            .collect();
+        if calls.len() != 1 {
+            self.fail(
+                f,
+                out,
+                &format!("expected one queued message, got {}", calls.len()),
+            );
+        }
+        calls.remove(0)
+    }
+
     /// Panics with everything known: the client's output, the server log,
     /// the fixture and what qmail-queue got.
     pub fn fail(&self, f: &Fixture, out: &Output, msg: &str) -> ! {

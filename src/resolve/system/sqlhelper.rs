@@ -165,12 +165,7 @@ impl SqlHelper {
         actions.add_dup2(a_w.as_raw_fd(), 1)?;
         let attr = PosixSpawnAttr::init()?;
         let conf = CString::new(self.conf.clone())?;
-        let env: Vec<CString> = std::env::vars_os()
-            .filter_map(|(k, v)| {
-                use std::os::unix::ffi::OsStrExt;
-                CString::new([k.as_bytes(), b"=", v.as_bytes()].concat()).ok()
-            })
-            .collect();
+        let env = crate::queue::environ::<&[u8], &[u8]>(&[], &[]);
         let pid = posix_spawn(
             self.program.as_c_str(),
             &actions,
